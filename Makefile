@@ -1,0 +1,67 @@
+# GradProof: `make run` serves the app with demo data, `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+FLASK  := $(BIN)/flask --app app
+
+.PHONY: run dev test lint translations init-db send-mail bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+# Compiled catalogs are build output (not in git): rebuilt when a .po changes.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+translations/%.mo: translations/%.po
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ 2>/dev/null || $(BIN)/pybabel compile -i $< -o $@
+
+instance/config.py:
+	mkdir -p instance
+	$(BIN)/python -c "import secrets; print('SECRET_KEY = %r' % secrets.token_hex(32))" > $@
+	@echo "created $@ with a new random SECRET_KEY (keep it, back it up)"
+
+init-db: $(VENV)/.installed $(MO_FILES) instance/config.py
+	$(FLASK) init-db
+	@if [ "$${FLASK_DEMO:-true}" != "false" ]; then $(FLASK) seed-demo --if-empty; fi
+
+# Plain HTTP on loopback in a browser needs non-Secure cookies; behind an
+# HTTPS proxy set FLASK_SESSION_COOKIE_SECURE=true (see README).
+run: init-db
+	@echo "GradProof on http://$(HOST):$(PORT)/  (mail: $${FLASK_MAIL_SERVER:-console, printed below})"
+	FLASK_SESSION_COOKIE_SECURE=$${FLASK_SESSION_COOKIE_SECURE:-false} \
+	FLASK_REMEMBER_COOKIE_SECURE=$${FLASK_REMEMBER_COOKIE_SECURE:-false} \
+	$(BIN)/gunicorn -c deploy/gunicorn.conf.py --bind $(HOST):$(PORT) 'app:create_app()'
+
+dev: init-db
+	$(FLASK) --debug run --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-dev $(MO_FILES)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Refresh the catalogs after changing user-facing strings.
+translations: $(VENV)/.installed-dev
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output --ignore-dirs='.* _* tests bench instance' .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
+
+send-mail: $(VENV)/.installed
+	$(FLASK) send-mail --loop
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) translations/*/LC_MESSAGES/*.mo

@@ -1,0 +1,115 @@
+"""GradProof application factory.
+
+create_app(): config → database → extensions → blueprints → CLI → error pages.
+"""
+
+import os
+import secrets
+
+from flask import Flask
+
+DEFAULTS = {
+    "SECRET_KEY": "dev",
+    # Empty means SQLite in the instance folder (set in create_app).
+    "DATABASE_URL": "",
+    "DEMO": True,
+    "BASE_URL": "",
+    "MAIL_SERVER": "",
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": "GradProof <noreply@localhost>",
+    "MAIL_TIMEOUT": 10,
+    # Flask-Mail would silently drop mail under TESTING; tests use a real server.
+    "MAIL_SUPPRESS_SEND": False,
+    "MAIL_SEND_AFTER_REQUEST": True,
+    "MAIL_MAX_ATTEMPTS": 8,
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": False,
+    "RATELIMIT_LOGIN": "30 per minute;300 per hour",
+    "RATELIMIT_REGISTER": "20 per minute;200 per hour",
+    "RATELIMIT_MAIL": "10 per minute;100 per hour",
+    "PASSWORD_HASH_METHOD": "scrypt",
+    # None: Secure cookies except under debug/testing (plain-HTTP development).
+    "SESSION_COOKIE_SECURE": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_DURATION": 30 * 24 * 3600,
+    "REMEMBER_COOKIE_SECURE": None,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 30 * 24 * 3600,
+    "FORCE_HTTPS": False,
+    "PROXY_FIX": 0,
+    "MAX_CONTENT_LENGTH": 22 * 1024 * 1024,
+    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    "BABEL_DEFAULT_LOCALE": "zh_CN",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+    "LANGUAGES": ["zh_CN", "en"],
+    "ACTIVATION_HOURS": 48,
+    "RESET_MINUTES": 30,
+    "RESEND_MINUTES": 5,
+    "LOCKOUT_FAILURES": 10,
+    "LOCKOUT_MINUTES": 15,
+    "COMPRESS_MIMETYPES": [
+        "text/html",
+        "text/css",
+        "text/csv",
+        "text/plain",
+        "text/javascript",
+        "application/javascript",
+        "application/json",
+    ],
+    "COMPRESS_ALGORITHM": ["br", "gzip"],
+    "COMPRESS_LEVEL": 6,
+    "COMPRESS_BR_LEVEL": 5,
+    "COMPRESS_MIN_SIZE": 300,
+}
+
+
+def create_app(test_config=None):
+    """Build a configured GradProof application."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config["DATABASE_URL"]:
+        path = os.path.join(app.instance_path, "gradproof.sqlite3")
+        app.config["DATABASE_URL"] = "sqlite:///" + path
+    _check_secret(app)
+
+    import models
+
+    models.init_app(app)
+
+    from blueprints import web
+
+    web.init_app(app)
+
+    from blueprints import account, auth
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+
+    import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _check_secret(app):
+    """Refuse to run in production with the well-known development key."""
+    if app.debug or app.testing:
+        return
+    key = app.config["SECRET_KEY"]
+    if not key or key == DEFAULTS["SECRET_KEY"] or len(key) < 16:
+        raise RuntimeError(
+            "Refusing to start: set FLASK_SECRET_KEY (or SECRET_KEY in "
+            "instance/config.py) to a long random value, e.g. " + secrets.token_hex(32)
+        )

@@ -1,0 +1,1 @@
+"""HTTP layer: parse the request, call services, render."""

@@ -1,0 +1,293 @@
+"""Register, activate, log in/out, recover a password (DESIGN steps 1, 2, 4)."""
+
+import secrets
+import time
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user, logout_user
+
+from blueprints.forms import ButtonForm, EmailForm, LoginForm, NewAddressForm, RegisterForm, ResetForm
+from blueprints.web import client_ip, external_url, is_htmx, redirect_to, render, safe_next
+from extensions import limiter
+from services import accounts
+from services.accounts import ACTIVATE
+
+bp = Blueprint("auth", __name__)
+
+TOKEN_PROBLEMS = {
+    "invalid": _l("This link is not valid. Please use the newest mail, or ask for a new link."),
+    "expired": _l("This link has expired. Please ask for a new one."),
+    "used": _l("This link has already been used."),
+}
+LOGIN_PROBLEMS = {
+    "invalid": _l("E-mail or password is wrong."),
+    "locked": _l(
+        "Too many failed attempts. Logging in with this e-mail is blocked for "
+        "15 minutes. You can reset your password meanwhile."
+    ),
+    "disabled": _l("This account has been disabled. Please contact your college office."),
+}
+
+
+def limit(key):
+    """A per-IP limit read from config at request time (POST only)."""
+    return limiter.limit(
+        lambda: current_app.config[key], methods=["POST"], exempt_when=lambda: "_field" in request.form
+    )
+
+
+def field_fragment(form):
+    """Inline validation: validate the whole form, return one field's block."""
+    name = request.form.get("_field", "")
+    if name not in form._fields or name == "csrf_token":
+        return None
+    form.validate()
+    return render_template("_field.html", field=form[name])
+
+
+def remember_signup(email, user=None):
+    """Session state of the waiting page, shaped the same for new and taken
+    addresses: the address, a nonce, and when the mail went out."""
+    if user is not None:
+        nonce = accounts.issue_token(user, "signup", accounts.activation_hours())
+    else:
+        nonce = secrets.token_urlsafe(32)
+    session["signup"] = {"email": email, "nonce": nonce, "at": time.time()}
+
+
+def resend_wait(state, user):
+    """Seconds before the waiting page may send another mail."""
+    if user is not None:
+        return accounts.seconds_until_resend(user)
+    return accounts.seconds_until_resend(last_sent_epoch=state["at"])
+
+
+def signup_user():
+    """The unactivated account bound to this browser's waiting page, if any."""
+    state = session.get("signup") or {}
+    token, _problem = accounts.check_token(state.get("nonce"), "signup")
+    return token.user if token else None
+
+
+@bp.get("/")
+def home():
+    """Logged-in users go to their next step, everyone else to the login page."""
+    if current_user.is_authenticated:
+        return redirect_to("account.index")
+    return redirect_to("auth.login")
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limit("RATELIMIT_REGISTER")
+def register():
+    """Step 1: e-mail, password twice, terms."""
+    form = RegisterForm()
+    if request.method == "POST" and is_htmx() and (fragment := field_fragment(form)):
+        return fragment
+    if form.validate_on_submit():
+        user = accounts.register(
+            form.email.data, form.password.data, locale=current_locale(), link=external_url, ip=client_ip()
+        )
+        remember_signup(form.email.data, user)
+        return redirect_to("auth.sent")
+    return render("auth/register.html", form=form)
+
+
+@bp.get("/register/sent")
+def sent():
+    """Step 2: the waiting page (resend, wrong address, spam hint)."""
+    state = session.get("signup")
+    if not state:
+        return redirect_to("auth.register")
+    return render_sent(state)
+
+
+def render_sent(state, status=200):
+    user = signup_user()
+    if user is not None and user.is_activated:
+        flash(_("Your account is already activated. Please log in."), "info")
+        return redirect_to("auth.login")
+    return render(
+        "auth/sent.html",
+        status=status,
+        email=state["email"],
+        wait=resend_wait(state, user),
+        resend_form=ButtonForm(),
+        address_form=NewAddressForm(),
+    )
+
+
+@bp.post("/register/resend")
+@limit("RATELIMIT_MAIL")
+def resend():
+    """Resend the activation mail, at most once every 5 minutes."""
+    state = session.get("signup")
+    form = ButtonForm()
+    if not state:
+        return redirect_to("auth.register")
+    if not form.validate_on_submit():
+        return render_sent(state, status=400)
+    user = signup_user()
+    if user is not None:
+        wait = accounts.resend_activation(user, external_url, ip=client_ip())
+    else:
+        wait = resend_wait(state, None)
+        if not wait:
+            accounts.resend_existing_notice(state["email"], external_url)
+    if wait:
+        flash(
+            _(
+                "Please wait %(min)d min %(sec)d s before asking for another mail.",
+                min=wait // 60,
+                sec=wait % 60,
+            ),
+            "error",
+        )
+    else:
+        state["at"] = time.time()
+        session["signup"] = state
+        flash(_("We have sent the mail again."), "success")
+    return redirect_to("auth.sent")
+
+
+@bp.post("/register/address")
+@limit("RATELIMIT_MAIL")
+def change_address():
+    """'Wrong address? Register again': replace the unactivated address."""
+    state = session.get("signup")
+    if not state:
+        return redirect_to("auth.register")
+    form = NewAddressForm()
+    if not form.validate_on_submit():
+        return render(
+            "auth/sent.html",
+            status=400,
+            email=state["email"],
+            wait=0,
+            resend_form=ButtonForm(),
+            address_form=form,
+        )
+    user = signup_user()
+    moved = None
+    if user is not None:
+        moved = accounts.change_pending_address(user, form.new_email.data, external_url, ip=client_ip())
+    else:
+        accounts.resend_existing_notice(form.new_email.data, external_url)
+    remember_signup(form.new_email.data, moved)
+    flash(_("We have sent a new activation mail. The old link no longer works."), "success")
+    return redirect_to("auth.sent")
+
+
+@bp.route("/activate/<token>", methods=["GET", "POST"])
+@limit("RATELIMIT_LOGIN")
+def activate(token):
+    """Opening the link shows a button; only the POST activates (mail scanners GET)."""
+    form = ButtonForm()
+    _token, problem = accounts.check_token(token, ACTIVATE)
+    if form.validate_on_submit() and not problem:
+        user, problem = accounts.activate(token, ip=client_ip())
+        if user is not None:
+            start_session(user)
+            flash(_("Your account is activated."), "success")
+            return redirect_to("auth.home")
+    status = 400 if problem and request.method == "POST" else 200
+    return render("auth/activate.html", status=status, form=form, problem=TOKEN_PROBLEMS.get(problem))
+
+
+def start_session(user, remember=False):
+    """Log in on a fresh session (no fixation); the language cookie is separate."""
+    session.clear()
+    login_user(user, remember=remember)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limit("RATELIMIT_LOGIN")
+def login():
+    """Step 4: e-mail and password, with per-address lockout."""
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user, problem = accounts.authenticate(form.email.data, form.password.data, ip=client_ip())
+        if problem == "inactive":
+            remember_signup(user.email, user)
+            flash(
+                _(
+                    "Your account is not activated yet. Please use the link in the "
+                    "activation mail, or send it again below."
+                ),
+                "info",
+            )
+            return redirect_to("auth.sent")
+        if problem is None:
+            next_url = safe_next(request.args.get("next"))
+            start_session(user, remember=form.remember.data)
+            return redirect(next_url, code=303)
+        error = LOGIN_PROBLEMS[problem]
+    status = 400 if error else 200
+    return render("auth/login.html", status=status, form=form, error=error)
+
+
+@bp.post("/logout")
+def logout():
+    """End this session only."""
+    form = ButtonForm()
+    if form.validate_on_submit():
+        logout_user()
+        session.clear()
+        flash(_("You have logged out."), "info")
+    return redirect_to("auth.login")
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limit("RATELIMIT_MAIL")
+def forgot_password():
+    """Always the same answer, whether or not the address has an account."""
+    form = EmailForm()
+    if form.validate_on_submit():
+        accounts.request_reset(form.email.data, external_url, ip=client_ip())
+        return render("auth/forgot_sent.html", email=form.email.data)
+    return render("auth/forgot_password.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limit("RATELIMIT_LOGIN")
+def reset_password(token):
+    """Choose a new password from a 30-minute, single-use link."""
+    found, problem = accounts.check_token(token, accounts.RESET)
+    form = ResetForm(email=found.user.email if found else "")
+    if not problem and form.validate_on_submit():
+        user, problem = accounts.reset_password(token, form.password.data, ip=client_ip())
+        if user is not None:
+            logout_user()
+            session.clear()
+            flash(
+                _(
+                    "Your password has been changed and every session has been logged out. "
+                    "Please log in with the new password."
+                ),
+                "success",
+            )
+            return redirect_to("auth.login")
+    status = 400 if problem and request.method == "POST" else 200
+    return render("auth/reset.html", status=status, form=form, problem=TOKEN_PROBLEMS.get(problem))
+
+
+@bp.route("/forgot-username", methods=["GET", "POST"])
+@limit("RATELIMIT_MAIL")
+def forgot_username():
+    """Recover the username by real name + ID number (answer only by mail)."""
+    return render("auth/forgot_username.html")
+
+
+@bp.get("/terms")
+def terms():
+    """The terms of service the registration form links to."""
+    return render("auth/terms.html")
+
+
+def current_locale():
+    from flask_babel import get_locale
+
+    return str(get_locale())

@@ -1,0 +1,133 @@
+"""Extension wiring, language choice, security headers and /healthz."""
+
+from flask import Blueprint, current_app, g, redirect, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import models
+from extensions import babel, compress, csrf, limiter, login_manager, mail, talisman
+from services import mail as mail_service
+
+bp = Blueprint("core", __name__)
+
+LANG_COOKIE = "lang"
+
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def select_locale():
+    """Footer choice (cookie) first, then the browser, then Chinese."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in languages:
+        return chosen
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    if best and best.startswith("zh"):
+        return "zh_CN"
+    return best or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@bp.get("/lang/<code>")
+def set_language(code):
+    """Remember the chosen language and go back to where the user was."""
+    from blueprints.web import safe_next
+
+    response = redirect(safe_next(request.args.get("next")), code=303)
+    if code in current_app.config["LANGUAGES"]:
+        response.set_cookie(
+            LANG_COOKIE,
+            code,
+            max_age=365 * 24 * 3600,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz():
+    """200 when the database answers, 503 otherwise."""
+    try:
+        models.db.execute_sql("SELECT 1").fetchone()
+    except Exception:
+        current_app.logger.exception("health check failed")
+        return {"status": "error", "database": "unreachable"}, 503
+    return {"status": "ok", "database": "ok"}
+
+
+def load_user(user_id):
+    """Flask-Login loader: '<id>:<session_version>' must match the database."""
+    try:
+        uid, version = (int(part) for part in user_id.split(":"))
+    except ValueError:
+        return None
+    user = models.User.get_or_none(models.User.id == uid)
+    if user is None or user.disabled or user.session_version != version:
+        return None
+    return user
+
+
+def init_app(app):
+    """Bind every extension to `app` with GradProof's settings."""
+    if app.config["PROXY_FIX"]:
+        n = int(app.config["PROXY_FIX"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if app.config[key] is None:
+            app.config[key] = not (app.debug or app.testing)
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    compress.init_app(app)
+    talisman.init_app(
+        app,
+        force_https=app.config["FORCE_HTTPS"],
+        strict_transport_security=True,
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        content_security_policy=CSP,
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+        permissions_policy={"camera": "()", "geolocation": "()", "microphone": "()"},
+        x_xss_protection=False,
+    )
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def _globals():
+        from flask_babel import get_locale
+
+        return {"current_user": current_user, "locale": str(get_locale())}
+
+    @app.after_request
+    def _deliver_mail(response):
+        if g.get("outbox_dirty") and app.config["MAIL_SEND_AFTER_REQUEST"]:
+            response.call_on_close(mail_service.deliver_after(app))
+        return response
+
+    @app.after_request
+    def _cache_headers(response):
+        if "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "private, no-cache"
+        if response.mimetype == "text/html":
+            response.vary.add("HX-Request")
+            response.vary.add("Cookie")
+        return response

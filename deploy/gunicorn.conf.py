@@ -1,0 +1,39 @@
+"""gunicorn settings used by `make run` (and what bench/ measures).
+
+Threads in each worker let a slow phone or the after-request mail delivery
+not hold up other requests; SQLite's WAL mode and immediate transactions
+keep several writers safe.
+"""
+
+import multiprocessing
+import os
+import re
+
+from gunicorn.glogging import Logger
+
+SECRET_PATH = re.compile(r"/(activate|reset)/[^/?\s]+")
+
+
+class RedactingLogger(Logger):
+    """Access log without the one-time tokens that sit in activation and
+    reset paths, so log readers cannot take over accounts."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("U", "r"):
+            if key in atoms:
+                atoms[key] = SECRET_PATH.sub(r"/\1/[token]", atoms[key])
+        return atoms
+
+
+workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() + 1)))
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+worker_class = "gthread"
+preload_app = True
+timeout = 60
+graceful_timeout = 20
+keepalive = 5
+accesslog = "-"
+logger_class = RedactingLogger
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

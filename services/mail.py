@@ -1,0 +1,156 @@
+"""The mail outbox: rows written with the action, delivered later with retries.
+
+`queue()` renders a `.txt` + `.html` pair in the recipient's language and
+writes an OutboxMail row; call it inside the transaction of the action.
+`deliver_pending()` claims due rows one by one (so several senders never
+send one mail twice), sends them through Flask-Mail, and backs off on
+failure. With no MAIL_SERVER the mail is printed and kept as `console`.
+"""
+
+import datetime
+import socket
+import sys
+
+from flask import current_app, g, render_template
+from flask_babel import force_locale
+from flask_mail import Message
+
+from extensions import mail
+from models import OutboxMail, db, utcnow
+
+STALE_CLAIM = datetime.timedelta(minutes=10)
+MAX_BACKOFF = datetime.timedelta(hours=6)
+
+
+def queue(to, template, subject, locale="zh_CN", user=None, **ctx):
+    """Write one mail to the outbox; `subject` may be a lazy string."""
+    with force_locale(locale):
+        subject_text = str(subject)
+        ctx.setdefault("subject", subject_text)
+        text = render_template(f"emails/{template}.txt", **ctx)
+        html = render_template(f"emails/{template}.html", **ctx)
+    row = OutboxMail.create(
+        to=to,
+        subject=subject_text,
+        body_text=text,
+        body_html=html,
+        kind=template,
+        user=user,
+    )
+    g.outbox_dirty = True  # ask for a delivery once the request is over
+    return row
+
+
+def backoff(attempts):
+    """Wait before retry number `attempts`: 1, 2, 4 … minutes, at most 6 h."""
+    return min(datetime.timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def _claim(row_id, now):
+    """Mark one row as being sent; False when another sender got it first."""
+    claimable = (OutboxMail.status == "pending") | (
+        (OutboxMail.status == "sending") & (OutboxMail.claimed_at < now - STALE_CLAIM)
+    )
+    query = OutboxMail.update(status="sending", claimed_at=now).where((OutboxMail.id == row_id) & claimable)
+    return query.execute() == 1
+
+
+def due_ids(now, limit):
+    """Ids of mails that are due, oldest first."""
+    query = (
+        OutboxMail.select(OutboxMail.id)
+        .where(
+            ((OutboxMail.status == "pending") & (OutboxMail.next_attempt_at <= now))
+            | ((OutboxMail.status == "sending") & (OutboxMail.claimed_at < now - STALE_CLAIM))
+        )
+        .order_by(OutboxMail.id)
+        .limit(limit)
+    )
+    return [row.id for row in query]
+
+
+def _print(row):
+    """Console delivery for installs without SMTP: the text part, on stdout."""
+    line = "=" * 72
+    print(
+        f"{line}\nMAIL (console, no MAIL_SERVER set) #{row.id}\nTo: {row.to}\n"
+        f"Subject: {row.subject}\n\n{row.body_text}\n{line}",
+        file=sys.stdout,
+        flush=True,
+    )
+
+
+def _send(row):
+    message = Message(
+        subject=row.subject,
+        recipients=[row.to],
+        body=row.body_text,
+        html=row.body_html,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+    )
+    # Flask-Mail opens smtplib connections without a timeout; a dead server
+    # must not hang a worker, so bound it for the duration of the send.
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(current_app.config["MAIL_TIMEOUT"])
+    try:
+        mail.send(message)
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def deliver_pending(limit=100):
+    """Send what is due. Returns a dict of counts: sent, console, retry, failed."""
+    counts = {"sent": 0, "console": 0, "retry": 0, "failed": 0}
+    smtp = bool(current_app.config.get("MAIL_SERVER"))
+    max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
+    for row_id in due_ids(utcnow(), limit):
+        now = utcnow()
+        if not _claim(row_id, now):
+            continue
+        row = OutboxMail.get_by_id(row_id)
+        if not smtp:
+            _print(row)
+            row.status, row.sent_at = "console", now
+            counts["console"] += 1
+        else:
+            try:
+                _send(row)
+            except Exception as exc:  # any SMTP or socket failure is retried
+                row.attempts += 1
+                row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                if row.attempts >= max_attempts:
+                    row.status = "failed"
+                    counts["failed"] += 1
+                else:
+                    row.status = "pending"
+                    row.next_attempt_at = utcnow() + backoff(row.attempts)
+                    counts["retry"] += 1
+            else:
+                row.status, row.sent_at = "sent", utcnow()
+                row.attempts += 1
+                counts["sent"] += 1
+        with db.atomic():
+            row.save()
+    return counts
+
+
+def deliver_after(app):
+    """A callable that delivers due mail in its own app context (call_on_close)."""
+
+    def run():
+        with app.app_context():
+            db.connect(reuse_if_open=True)
+            try:
+                deliver_pending()
+            except Exception:
+                app.logger.exception("outbox delivery after request failed")
+            finally:
+                db.close()
+
+    return run
+
+
+def retry(row):
+    """Put a failed mail back in the queue now (admin action)."""
+    row.status, row.next_attempt_at, row.claimed_at = "pending", utcnow(), None
+    row.save()
