@@ -92,10 +92,12 @@ def create_app(test_config=None):
 
     web.init_app(app)
 
-    from blueprints import account, auth
+    from blueprints import account, auth, identity, record
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(identity.bp)
+    app.register_blueprint(record.bp)
 
     import cli
 

@@ -5,11 +5,13 @@ Times are stored as naive UTC datetimes; `utcnow()` is the only clock.
 
 import datetime
 import os
+from zoneinfo import ZoneInfo
 
 from peewee import (
     BooleanField,
     CharField,
     DatabaseProxy,
+    DateField,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
@@ -43,6 +45,53 @@ class BaseModel(Model):
         legacy_table_names = False
 
 
+class College(BaseModel):
+    """A college (学院) with the office students are sent to."""
+
+    code = CharField(max_length=32, unique=True)
+    name = CharField(max_length=100, unique=True)
+    office_contact = TextField(default="")
+
+    def __str__(self):
+        return self.name
+
+
+class Cohort(BaseModel):
+    """A graduating year (届别) with its deadlines, as local dates.
+
+    Students confirm and file corrections until the end of `confirm_deadline`;
+    records that were corrected are confirmed again between `recheck_start`
+    and `recheck_end` (both inclusive), in the cohort's time zone.
+    """
+
+    name = CharField(max_length=32, unique=True)
+    confirm_deadline = DateField()
+    recheck_start = DateField()
+    recheck_end = DateField()
+    timezone = CharField(max_length=64, default="Asia/Shanghai")
+
+    def __str__(self):
+        return self.name
+
+    def local_today(self, now=None):
+        """Today's date in the cohort's time zone (`now` is naive UTC)."""
+        now = now or utcnow()
+        return now.replace(tzinfo=datetime.UTC).astimezone(ZoneInfo(self.timezone)).date()
+
+    def phase(self, now=None):
+        """'open' until the deadline, 'closed' between, 'recheck' in the window, 'over' after."""
+        today = self.local_today(now)
+        if today <= self.confirm_deadline:
+            return "open"
+        if self.recheck_start <= today <= self.recheck_end:
+            return "recheck"
+        return "closed" if today < self.recheck_start else "over"
+
+    def days_left(self, now=None):
+        """Whole days until the confirm deadline (0 on its last day, negative after)."""
+        return (self.confirm_deadline - self.local_today(now)).days
+
+
 class User(BaseModel):
     """An account: a student, a college staff member or an admin."""
 
@@ -56,6 +105,18 @@ class User(BaseModel):
     # Flask-Login id, so every older session cookie stops matching.
     session_version = IntegerField(default=1)
     disabled = BooleanField(default=False)
+    # Real-name registration (实名注册); id_type and id_number are fixed once set.
+    real_name = CharField(max_length=64, null=True)
+    gender = CharField(max_length=1, null=True)
+    id_type = CharField(max_length=20, null=True)
+    id_number = CharField(max_length=32, null=True, index=True)
+    nickname = CharField(max_length=50, null=True)
+    birth_date = DateField(null=True)
+    province = CharField(max_length=6, null=True)
+    city = CharField(max_length=6, null=True)
+    realname_at = DateTimeField(null=True)
+    # Staff belong to one college; admins and students to none.
+    college = ForeignKeyField(College, null=True, backref="staff", on_delete="SET NULL")
 
     @classmethod
     def by_email(cls, email):
@@ -142,7 +203,179 @@ class AuditEvent(BaseModel):
         return cls.create(action=action, actor=actor, ip=ip or "", **fields)
 
 
-ALL_MODELS = [User, Token, LoginThrottle, OutboxMail, AuditEvent]
+class Photo(BaseModel):
+    """A graduation photo from the collection, stored as files under `key`.
+
+    The collection's own school, name and ID number are kept: when they
+    disagree with the registry the photo stays unmatched, with the reason.
+    """
+
+    sha256 = CharField(max_length=64, unique=True)
+    key = CharField(max_length=40, unique=True)
+    src_filename = CharField(max_length=255, default="")
+    src_school = CharField(max_length=100, default="")
+    src_name = CharField(max_length=64, default="", index=True)
+    src_id_number = CharField(max_length=32, default="", index=True)
+    src_student_no = CharField(max_length=32, default="")
+    unmatched_reason = TextField(default="")
+    compliance = CharField(max_length=120, default="")
+    created_at = DateTimeField(default=utcnow)
+
+
+# The record-status state machine (DESIGN.md "Record status"). Every status
+# change goes through Record.transition(); nothing else writes `status`.
+STATUSES = (
+    "unregistered",
+    "pending",
+    "confirmed",
+    "confirmed_offline",
+    "correction_requested",
+    "corrected",
+)
+TRANSITIONS = {
+    "unregistered": {"pending", "confirmed_offline"},
+    "pending": {"confirmed", "correction_requested", "confirmed_offline", "unregistered"},
+    "confirmed": {"pending", "correction_requested", "confirmed_offline", "unregistered"},
+    "correction_requested": {"corrected", "pending", "confirmed_offline", "unregistered"},
+    "corrected": {"confirmed", "correction_requested", "pending", "confirmed_offline", "unregistered"},
+    "confirmed_offline": {"pending", "unregistered"},
+}
+# Transitions staff may pick in the records table; the others follow from
+# what students and the request queues do.
+STAFF_TRANSITIONS = {
+    "unregistered": {"confirmed_offline"},
+    "pending": {"confirmed_offline"},
+    "confirmed": {"pending", "confirmed_offline"},
+    "correction_requested": {"confirmed_offline"},
+    "corrected": {"pending", "confirmed_offline"},
+    "confirmed_offline": {"pending", "unregistered"},
+}
+REASON_REQUIRED = {"confirmed_offline"}
+
+
+class IllegalTransition(ValueError):
+    """A status change the state machine does not allow."""
+
+    def __init__(self, current, target):
+        super().__init__(f"record status cannot change from {current} to {target}")
+        self.current, self.target = current, target
+
+
+class StaleRecord(ValueError):
+    """The record changed since the caller read it (optimistic concurrency)."""
+
+
+class Record(BaseModel):
+    """A registry record (学籍): what the diploma will carry."""
+
+    student_no = CharField(max_length=32, unique=True)
+    name = CharField(max_length=64)
+    name_key = CharField(max_length=64, index=True)
+    gender = CharField(max_length=1)
+    id_type = CharField(max_length=20)
+    id_number = CharField(max_length=32, index=True)
+    birth_date = DateField()
+    ethnicity = CharField(max_length=32, default="")
+    college = ForeignKeyField(College, backref="records", on_delete="RESTRICT")
+    major = CharField(max_length=100)
+    class_name = CharField(max_length=64, default="")
+    level = CharField(max_length=32)
+    study_mode = CharField(max_length=32)
+    enrolled_on = DateField()
+    graduating_on = DateField()
+    cohort = ForeignKeyField(Cohort, backref="records", on_delete="RESTRICT")
+    photo = ForeignKeyField(Photo, null=True, backref="records", on_delete="SET NULL")
+    account = ForeignKeyField(User, null=True, unique=True, backref="records", on_delete="SET NULL")
+    status = CharField(max_length=24, default="unregistered", index=True)
+    version = IntegerField(default=1)
+    changed_at = DateTimeField(default=utcnow, index=True)
+    changed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    def transition(self, target, actor=None, reason="", ip="", expected_version=None, **changes):
+        """Move to `target` (with optional field `changes`) and audit it.
+
+        Raises IllegalTransition for a change the machine forbids, ValueError
+        when a required reason is missing, and StaleRecord when the row
+        changed since `expected_version` (default: the version read).
+        Call inside a transaction.
+        """
+        if target not in TRANSITIONS.get(self.status, ()):
+            raise IllegalTransition(self.status, target)
+        if target in REASON_REQUIRED and not reason.strip():
+            raise ValueError(f"a reason is required for {target}")
+        return self._write(target, actor, reason, ip, expected_version, "status", changes)
+
+    def touch(self, actor=None, reason="", ip="", expected_version=None, action="record.update", **changes):
+        """Change fields without changing status, with the same concurrency check."""
+        return self._write(self.status, actor, reason, ip, expected_version, action, changes)
+
+    def _write(self, target, actor, reason, ip, expected_version, action, changes):
+        version = self.version if expected_version is None else expected_version
+        now = utcnow()
+        values = dict(changes, status=target, version=version + 1, changed_at=now, changed_by=actor)
+        updated = (
+            Record.update(**values).where((Record.id == self.id) & (Record.version == version)).execute()
+        )
+        if updated != 1:
+            raise StaleRecord(f"record {self.id} changed meanwhile")
+        previous = self.status
+        for field, value in values.items():
+            setattr(self, field, value)
+        AuditEvent.log(
+            action if action != "status" else "record.status",
+            actor=actor,
+            target=self,
+            ip=ip,
+            from_status=previous,
+            to_status=target,
+            reason=reason or ", ".join(sorted(changes)),
+        )
+        return self
+
+
+class Confirmation(BaseModel):
+    """A student's "正确" (or staff's offline confirmation) of exactly what was shown."""
+
+    record = ForeignKeyField(Record, backref="confirmations", on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    kind = CharField(max_length=16, default="student")
+    at = DateTimeField(default=utcnow)
+    ip = CharField(max_length=64, default="")
+    fingerprint = CharField(max_length=64)
+    void_at = DateTimeField(null=True)
+    void_reason = TextField(default="")
+
+
+class ImportJob(BaseModel):
+    """A registry or photo import run from the admin page, with its progress."""
+
+    kind = CharField(max_length=16)
+    filename = CharField(max_length=255, default="")
+    path = CharField(max_length=500, default="")
+    dry_run = BooleanField(default=False)
+    status = CharField(max_length=12, default="queued")
+    total = IntegerField(default=0)
+    done = IntegerField(default=0)
+    report = TextField(default="")
+    error = TextField(default="")
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+
+
+ALL_MODELS = [
+    User,
+    Token,
+    LoginThrottle,
+    OutboxMail,
+    AuditEvent,
+    College,
+    Cohort,
+    Photo,
+    Record,
+    Confirmation,
+    ImportJob,
+]
 
 
 def make_database(url):

@@ -8,13 +8,24 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
-from blueprints.forms import ButtonForm, EmailForm, LoginForm, NewAddressForm, RegisterForm, ResetForm
+from blueprints.forms import (
+    ButtonForm,
+    EmailForm,
+    ForgotUsernameForm,
+    LoginForm,
+    NewAddressForm,
+    RegisterForm,
+    ResetForm,
+)
 from blueprints.web import client_ip, external_url, is_htmx, redirect_to, render, safe_next
 from extensions import limiter
 from services import accounts
 from services.accounts import ACTIVATE
 
 bp = Blueprint("auth", __name__)
+
+# Where staff and admins land; students go to their record (or the step before it).
+HOME_BY_ROLE = {}
 
 TOKEN_PROBLEMS = {
     "invalid": _l("This link is not valid. Please use the newest mail, or ask for a new link."),
@@ -74,9 +85,11 @@ def signup_user():
 @bp.get("/")
 def home():
     """Logged-in users go to their next step, everyone else to the login page."""
-    if current_user.is_authenticated:
-        return redirect_to("account.index")
-    return redirect_to("auth.login")
+    if not current_user.is_authenticated:
+        return redirect_to("auth.login")
+    if current_user.role == "student":
+        return redirect_to("record.index")
+    return redirect_to(HOME_BY_ROLE.get(current_user.role, "account.index"))
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -278,7 +291,13 @@ def reset_password(token):
 @limit("RATELIMIT_MAIL")
 def forgot_username():
     """Recover the username by real name + ID number (answer only by mail)."""
-    return render("auth/forgot_username.html")
+    form = ForgotUsernameForm()
+    if form.validate_on_submit():
+        accounts.recover_username(
+            form.real_name.data, form.id_type.data, form.id_number.data, external_url, ip=client_ip()
+        )
+        return render("auth/forgot_username_sent.html")
+    return render("auth/forgot_username.html", form=form)
 
 
 @bp.get("/terms")

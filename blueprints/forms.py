@@ -1,13 +1,19 @@
 """Account forms shared by the auth and account blueprints."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, PasswordField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from blueprints.web import Form
-from services import passwords
+from services import idcard, passwords
 
 REQUIRED = _l("This field is required.")
+
+
+def choices(pairs):
+    """(value, label) pairs as the SelectChoice objects WTForms 3.3 expects."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def email_field(label=None, description=None):
@@ -91,6 +97,24 @@ class ChangePasswordForm(ResetForm):
         _l("Current password"),
         validators=[DataRequired(REQUIRED), Length(max=128, message=_l("At most %(max)d characters."))],
     )
+
+
+class ForgotUsernameForm(Form):
+    real_name = StringField(
+        _l("Name"),
+        validators=[DataRequired(REQUIRED), Length(max=64, message=_l("At most %(max)d characters."))],
+    )
+    id_type = SelectField(_l("ID type"), choices=choices(idcard.ID_TYPES))
+    id_number = StringField(
+        _l("ID number"),
+        validators=[DataRequired(REQUIRED), Length(max=40, message=_l("At most %(max)d characters."))],
+    )
+
+    def validate_id_number(self, field):
+        try:
+            field.data = idcard.validate(self.id_type.data, field.data or "")
+        except idcard.IdNumberError as exc:
+            raise ValidationError(exc.message) from None
 
 
 class ButtonForm(Form):

@@ -301,3 +301,25 @@ def end_all_sessions(user, ip=""):
         user.session_version += 1
         user.save()
         AuditEvent.log("logout.everywhere", actor=user, target=user, ip=ip)
+
+
+def recover_username(real_name, id_type, id_number, link, ip=""):
+    """Mail the username to the account with this real name and ID; silent otherwise."""
+    from services.matching import name_key
+
+    key = name_key(real_name)
+    candidates = User.select().where((User.id_type == id_type) & (User.id_number == id_number))
+    with db.atomic():
+        for user in candidates:
+            if name_key(user.real_name or "") == key and not user.disabled:
+                mail.queue(
+                    user.email,
+                    "username",
+                    _l("Your GradProof username"),
+                    locale=user.locale,
+                    user=user,
+                    email=user.email,
+                    login_link=link("auth.login"),
+                    reset_link=link("auth.forgot_password"),
+                )
+                AuditEvent.log("username.recover", target=user, ip=ip)

@@ -1,8 +1,12 @@
 """Synthetic people and accounts for tests (never real data)."""
 
+import datetime
+import random
+
 from werkzeug.security import generate_password_hash
 
 import models
+from services import idcard
 
 FAST_HASH = "pbkdf2:sha256:1000"
 
@@ -25,3 +29,89 @@ def login(client, email="student@example.edu", password=PASSWORD, **extra):
     data = {"email": email, "password": password}
     data.update(extra)
     return client.form_post("/login", data)
+
+
+def make_college(name="计算机学院", code="cs", office_contact="计算机学院办公室 A201,电话 0411-84100000"):
+    college = models.College.get_or_none(models.College.code == code)
+    return college or models.College.create(name=name, code=code, office_contact=office_contact)
+
+
+def make_cohort(name="2027届", deadline_in_days=14, recheck_in_days=21, recheck_days=2):
+    """A cohort whose deadline/re-check window lie relative to today (Asia/Shanghai)."""
+    today = models.Cohort(timezone="Asia/Shanghai").local_today()
+    deadline = today + datetime.timedelta(days=deadline_in_days)
+    start = today + datetime.timedelta(days=recheck_in_days)
+    return models.Cohort.create(
+        name=name,
+        confirm_deadline=deadline,
+        recheck_start=start,
+        recheck_end=start + datetime.timedelta(days=recheck_days - 1),
+    )
+
+
+_rng = random.Random(7)
+
+
+def make_record(
+    college=None,
+    cohort=None,
+    name="张三",
+    gender="M",
+    id_type=idcard.RESIDENT,
+    id_number=None,
+    birth=datetime.date(2004, 5, 6),
+    student_no=None,
+    **fields,
+):
+    """A registry record with a synthetic, valid ID number."""
+    from services.matching import name_key
+
+    college = college or make_college()
+    cohort = cohort or models.Cohort.select().first() or make_cohort()
+    if id_number is None:
+        id_number = (
+            idcard.generate_resident(_rng, birth=birth, gender=gender)
+            if id_type == idcard.RESIDENT
+            else idcard.generate(_rng, id_type)
+        )
+    student_no = student_no or f"2023{_rng.randint(0, 999999):06d}"
+    values = dict(
+        student_no=student_no,
+        name=name,
+        name_key=name_key(name),
+        gender=gender,
+        id_type=id_type,
+        id_number=id_number,
+        birth_date=birth,
+        college=college,
+        major="软件工程",
+        level="本科",
+        study_mode="普通全日制",
+        enrolled_on=datetime.date(2023, 9, 1),
+        graduating_on=datetime.date(2027, 6, 30),
+        cohort=cohort,
+    )
+    values.update(fields)
+    return models.Record.create(**values)
+
+
+def make_photo(app, record=None, seed=1, **fields):
+    """A stored placeholder photo (files under the app's instance folder)."""
+    from services import photos, photostore
+
+    with app.app_context():
+        portrait = photos.make_portrait_set(photos.placeholder_portrait(seed))
+        key = photostore.save(portrait)
+    photo = models.Photo.create(sha256=portrait.sha256, key=key, **fields)
+    if record is not None:
+        models.Record.update(photo=photo).where(models.Record.id == record.id).execute()
+    return photo
+
+
+def with_realname(user, record):
+    """Give `user` the real-name data of `record` (as if typed at 实名注册)."""
+    user.real_name, user.gender, user.id_type = record.name, record.gender, record.id_type
+    user.id_number, user.birth_date = record.id_number, record.birth_date
+    user.province, user.city, user.realname_at = "210000", "210200", models.utcnow()
+    user.save()
+    return user

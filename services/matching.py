@@ -1,0 +1,70 @@
+"""Linking an account to its registry record (DESIGN.md "Matching").
+
+An account matches the record whose ID type, ID number and name equal its
+own; names are compared after trimming, folding full-width characters and
+unifying the middle dot of minority names. One record, one account.
+"""
+
+import re
+import unicodedata
+
+from models import AuditEvent, Record, User, db
+
+# Dots people type in transliterated minority names, all meaning "·".
+_DOTS = dict.fromkeys(map(ord, "\u2022\u2027\u30fb\uff65\u00b7\u2219\u22c5\u0387\u16eb\u2e31"), "·")
+_SPACES = re.compile(r"\s+")
+
+
+def name_key(name):
+    """The form of a name used for comparison."""
+    folded = unicodedata.normalize("NFKC", name or "").translate(_DOTS)
+    folded = _SPACES.sub(" ", folded).strip()
+    # Around the dot, spaces are noise: "阿依 · 古丽" is "阿依·古丽".
+    folded = re.sub(r" ?· ?", "·", folded)
+    return folded.casefold()
+
+
+def candidate(user):
+    """The unlinked record matching the user's real-name data, or None."""
+    if not (user.id_type and user.id_number and user.real_name):
+        return None
+    return Record.get_or_none(
+        (Record.id_type == user.id_type)
+        & (Record.id_number == user.id_number)
+        & (Record.name_key == name_key(user.real_name))
+        & Record.account.is_null()
+    )
+
+
+def holder_of(id_type, id_number, exclude=None):
+    """Another account that already holds this ID number, if any."""
+    query = User.select().where((User.id_type == id_type) & (User.id_number == id_number))
+    if exclude is not None:
+        query = query.where(User.id != exclude.id)
+    return query.first()
+
+
+def record_of(user):
+    """The record linked to `user`, or None."""
+    return Record.get_or_none(Record.account == user)
+
+
+def link(user, ip=""):
+    """Link `user` to its matching record if there is one; returns the record.
+
+    Runs in its own transaction; the record goes unregistered → pending.
+    """
+    with db.atomic():
+        current = record_of(user)
+        if current is not None:
+            return current
+        record = candidate(user)
+        if record is None:
+            return None
+        target = "pending" if record.status == "unregistered" else record.status
+        if target == record.status:
+            record.touch(actor=user, ip=ip, action="record.link", account=user)
+        else:
+            record.transition(target, actor=user, ip=ip, reason="matched", account=user)
+        AuditEvent.log("account.link", actor=user, target=user, ip=ip, reason=f"record {record.id}")
+    return record

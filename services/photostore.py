@@ -1,0 +1,57 @@
+"""Photo files on local disk (or a shared directory), outside static/.
+
+A photo is stored once per variant under a random key:
+`<PHOTO_DIR>/<key[:2]>/<key>.<variant>.<ext>`. The database keeps the key.
+"""
+
+import contextlib
+import os
+import secrets
+
+from flask import current_app
+
+# variant → (file extension, MIME type)
+VARIANTS = {
+    "master": ("jpg", "image/jpeg"),
+    "webp": ("webp", "image/webp"),
+    "jpeg": ("jpg", "image/jpeg"),
+    "webp2x": ("webp", "image/webp"),
+    "thumb": ("webp", "image/webp"),
+}
+
+
+def root():
+    """The photo directory: PHOTO_DIR, or instance/photos."""
+    return current_app.config.get("PHOTO_DIR") or os.path.join(current_app.instance_path, "photos")
+
+
+def path(key, variant):
+    """Where one variant of a stored photo lives."""
+    ext = VARIANTS[variant][0]
+    return os.path.join(root(), key[:2], f"{key}.{variant}.{ext}")
+
+
+def save(portrait_set):
+    """Write every variant of a PortraitSet; returns the new key."""
+    key = secrets.token_hex(16)
+    os.makedirs(os.path.dirname(path(key, "master")), exist_ok=True)
+    for variant in VARIANTS:
+        target = path(key, variant)
+        tmp = target + ".tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(getattr(portrait_set, variant))
+        os.replace(tmp, target)
+    return key
+
+
+def read(key, variant):
+    """The bytes of one variant."""
+    with open(path(key, variant), "rb") as fh:
+        return fh.read()
+
+
+def delete(key):
+    """Remove every variant file of a photo (missing files are fine)."""
+    for variant in VARIANTS:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path(key, variant))

@@ -1,0 +1,162 @@
+"""What a student checks and confirms, and what happens when it changes.
+
+A confirmation stores a fingerprint of exactly the data and photo shown.
+When staff or an import change the record or its photo, the fingerprint no
+longer matches: the confirmation is void, the record goes back to pending
+and the student is told by mail to check again.
+"""
+
+import hashlib
+import json
+
+from flask_babel import lazy_gettext as _l
+from peewee import ForeignKeyField
+
+from models import Confirmation, Record, utcnow
+from services import idcard, mail
+
+GENDERS = {"M": _l("Male"), "F": _l("Female")}
+
+# (field, label) in the order of DESIGN.md step 5; labels follow the notice.
+SHOWN = [
+    ("name", _l("Name")),
+    ("gender", _l("Gender")),
+    ("id_type", _l("ID type")),
+    ("id_number", _l("ID number")),
+    ("student_no", _l("Student number")),
+    ("college", _l("College")),
+    ("major", _l("Major")),
+    ("level", _l("Level")),
+    ("study_mode", _l("Study mode")),
+    ("enrolled_on", _l("Enrolment date")),
+    ("graduating_on", _l("Expected graduation date")),
+]
+ID_TYPE_LABELS = dict(idcard.ID_TYPES)
+
+
+class ConfirmRefused(ValueError):
+    """Confirming is not possible now; `.message` says why."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def raw_value(record, field):
+    """The stored value of a shown field, as text (full ID number)."""
+    if field == "college":
+        return record.college.name
+    value = getattr(record, field)
+    return value.isoformat() if hasattr(value, "isoformat") else str(value or "")
+
+
+def display(record):
+    """[(label, text)] for the check page: ID number masked, codes as words."""
+    rows = []
+    for field, label in SHOWN:
+        value = raw_value(record, field)
+        if field == "id_number":
+            value = idcard.mask(value)
+        elif field == "gender":
+            value = GENDERS.get(value, value)
+        elif field == "id_type":
+            value = ID_TYPE_LABELS.get(value, value)
+        rows.append((field, label, value))
+    return rows
+
+
+def fingerprint(record):
+    """SHA-256 of every shown field and of the photo's content."""
+    data = {field: raw_value(record, field) for field, _label in SHOWN}
+    data["photo"] = record.photo.sha256 if record.photo_id else None
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def active_confirmation(record):
+    """The confirmation that is not void, if any."""
+    return (
+        Confirmation.select()
+        .where((Confirmation.record == record) & Confirmation.void_at.is_null())
+        .order_by(Confirmation.at.desc())
+        .first()
+    )
+
+
+def can_confirm(record, now=None):
+    """None when the student may press "正确" now, else the reason (lazy text)."""
+    phase = record.cohort.phase(now)
+    if record.photo_id is None:
+        return _l("There is no photo yet, so the record cannot be confirmed. Use “Something is wrong”.")
+    if record.status == "correction_requested":
+        return _l("Your correction is being processed; you can confirm once it has been decided.")
+    if record.status in ("confirmed", "confirmed_offline"):
+        return None
+    if phase == "open":
+        return None
+    if phase == "recheck" and record.status == "corrected":
+        return None
+    if phase == "recheck":
+        return _l("Only records corrected by the college can be confirmed in the re-check window.")
+    return _l("The deadline has passed; the record can no longer be confirmed online.")
+
+
+def confirm(record, user, ip=""):
+    """Confirm what is shown; a second tap returns the first confirmation.
+
+    Call inside a transaction. Raises ConfirmRefused when not allowed.
+    """
+    if record.status == "confirmed":
+        current = active_confirmation(record)
+        if current is not None and current.fingerprint == fingerprint(record):
+            return current
+    problem = can_confirm(record)
+    if problem:
+        raise ConfirmRefused(problem)
+    confirmation = Confirmation.create(record=record, user=user, ip=ip, fingerprint=fingerprint(record))
+    record.transition("confirmed", actor=user, ip=ip, reason="student confirmed")
+    return confirmation
+
+
+def void(record, reason, actor=None, ip="", link=None):
+    """Void the active confirmation; confirmed → pending; mail the student."""
+    now = utcnow()
+    voided = (
+        Confirmation.update(void_at=now, void_reason=reason)
+        .where((Confirmation.record == record) & Confirmation.void_at.is_null())
+        .execute()
+    )
+    if record.status == "confirmed":
+        record.transition("pending", actor=actor, ip=ip, reason=reason)
+    if voided and record.account_id:
+        user = record.account
+        mail.queue(
+            user.email,
+            "record_changed",
+            _l("Your graduation record changed: please check it again"),
+            locale=user.locale,
+            user=user,
+            link=link("record.index") if link else None,
+        )
+    return voided
+
+
+def apply_changes(record, changes, actor=None, reason="", ip="", link=None, expected_version=None):
+    """Change record fields (and/or its photo); void a confirmation that no longer fits.
+
+    Call inside a transaction. Returns the names of the fields that changed.
+    """
+    changed = {k: v for k, v in changes.items() if _differs(record, k, v)}
+    if not changed:
+        return []
+    before = fingerprint(record)
+    record.touch(actor=actor, reason=reason, ip=ip, expected_version=expected_version, **changed)
+    record = Record.get_by_id(record.id)
+    if fingerprint(record) != before and active_confirmation(record) is not None:
+        void(record, reason or "record changed", actor=actor, ip=ip, link=link)
+    return sorted(changed)
+
+
+def _differs(record, field, new):
+    if isinstance(Record._meta.fields[field], ForeignKeyField):
+        return record.__data__.get(field) != getattr(new, "id", new)
+    return getattr(record, field) != new
