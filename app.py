@@ -92,12 +92,13 @@ def create_app(test_config=None):
 
     web.init_app(app)
 
-    from blueprints import account, auth, identity, record
+    from blueprints import account, auth, identity, problems, record
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(identity.bp)
     app.register_blueprint(record.bp)
+    app.register_blueprint(problems.bp)
 
     import cli
 

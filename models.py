@@ -346,6 +346,49 @@ class Confirmation(BaseModel):
     void_reason = TextField(default="")
 
 
+class Request(BaseModel):
+    """A student's problem, filed online instead of by mail or at the office.
+
+    kind: "correction" (数据检查勘误表, with CorrectionItems), "id_change"
+    (wrong ID number at real-name registration) or "id_dispute" (someone
+    else holds the student's ID number). Decided once by staff: the status
+    leaves "open" in a single conditional UPDATE, so two staff members
+    deciding at once cannot both win.
+    """
+
+    kind = CharField(max_length=16, index=True)
+    user = ForeignKeyField(User, backref="requests", on_delete="CASCADE")
+    record = ForeignKeyField(Record, null=True, backref="requests", on_delete="SET NULL")
+    college = ForeignKeyField(College, null=True, backref="requests", on_delete="SET NULL")
+    status = CharField(max_length=12, default="open", index=True)
+    note = TextField(default="")
+    # The record's status before a correction, restored when it is rejected.
+    previous_status = CharField(max_length=24, default="")
+    # ID change request / dispute: the ID asked for, contact, merged ID picture.
+    id_type = CharField(max_length=20, null=True)
+    id_number = CharField(max_length=32, null=True, index=True)
+    phone = CharField(max_length=20, default="")
+    reply_email = CharField(max_length=254, default="")
+    image_key = CharField(max_length=40, default="")
+    image_purged_at = DateTimeField(null=True)
+    # The account that held the ID when a dispute was filed.
+    holder = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow, index=True)
+    decided_at = DateTimeField(null=True)
+    decided_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    reject_reason = CharField(max_length=32, default="")
+    decision_note = TextField(default="")
+
+
+class CorrectionItem(BaseModel):
+    """One wrong field of a correction: what the registry says and what is right."""
+
+    request = ForeignKeyField(Request, backref="items", on_delete="CASCADE")
+    field = CharField(max_length=32)
+    old_value = TextField(default="")
+    new_value = TextField(default="")
+
+
 class ImportJob(BaseModel):
     """A registry or photo import run from the admin page, with its progress."""
 
@@ -375,6 +418,8 @@ ALL_MODELS = [
     Record,
     Confirmation,
     ImportJob,
+    Request,
+    CorrectionItem,
 ]
 
 

@@ -111,6 +111,10 @@ def init_app(app):
     login_manager.session_protection = "basic"
     app.register_blueprint(bp)
 
+    from services.idcard import mask
+
+    app.jinja_env.filters["mask"] = mask
+
     @app.context_processor
     def _globals():
         from flask_babel import get_locale

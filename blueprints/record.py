@@ -86,13 +86,9 @@ def confirm():
 
 @bp.get("/record/wrong")
 @login_required
-@role_required("student")
 def wrong():
-    """ "有误": what to do when something on the record or photo is wrong."""
-    record, redirect = own_record()
-    if redirect:
-        return redirect
-    return render("record/wrong.html", record=record)
+    """Old address of "有误": the correction form."""
+    return redirect_to("problems.correction")
 
 
 def may_see_photo(photo):

@@ -107,3 +107,17 @@ def init_app(app):
     core.init_app(app)
     assets.init_app(app)
     errors.init_app(app)
+
+
+def college_scope(query, college_field):
+    """Limit a staff member's query to their own college; admins see all."""
+    if current_user.role == "admin":
+        return query
+    return query.where(college_field == current_user.college_id)
+
+
+def staff_may(college_id):
+    """Whether the current staff member or admin may act on this college's data."""
+    if current_user.role == "admin":
+        return True
+    return current_user.role == "staff" and college_id is not None and college_id == current_user.college_id

@@ -8,7 +8,7 @@ unifying the middle dot of minority names. One record, one account.
 import re
 import unicodedata
 
-from models import AuditEvent, Record, User, db
+from models import AuditEvent, Record, Request, User, db
 
 # Dots people type in transliterated minority names, all meaning "·".
 _DOTS = dict.fromkeys(map(ord, "\u2022\u2027\u30fb\uff65\u00b7\u2219\u22c5\u0387\u16eb\u2e31"), "·")
@@ -28,12 +28,19 @@ def candidate(user):
     """The unlinked record matching the user's real-name data, or None."""
     if not (user.id_type and user.id_number and user.real_name):
         return None
-    return Record.get_or_none(
+    record = Record.get_or_none(
         (Record.id_type == user.id_type)
         & (Record.id_number == user.id_number)
         & (Record.name_key == name_key(user.real_name))
         & Record.account.is_null()
     )
+    # While an ID dispute about the record is open, nobody is linked to it.
+    held = Request.select().where(
+        (Request.kind == "id_dispute") & (Request.status == "open") & (Request.record == record)
+    )
+    if record is None or held.exists():
+        return None
+    return record
 
 
 def holder_of(id_type, id_number, exclude=None):

@@ -1,0 +1,71 @@
+/* Upload helper for forms marked data-upload (ID-card pictures).
+   Shrinks camera photos in the browser before sending (inputs with
+   data-shrink="<max side in px>") and shows upload progress, which fetch()
+   (and so htmx 4) cannot report. Without JavaScript the form posts as is:
+   the server accepts large pictures anyway. */
+(function () {
+  "use strict";
+  var BIG = 1500000;
+
+  function shrink(file, max) {
+    if (!file || !/^image\/(jpeg|png|webp)$/.test(file.type) || !window.createImageBitmap) {
+      return Promise.resolve(file);
+    }
+    return createImageBitmap(file, { imageOrientation: "from-image" }).then(function (img) {
+      var scale = Math.min(1, max / Math.max(img.width, img.height));
+      if (scale === 1 && file.size < BIG) { return file; }
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.round(img.width * scale);
+      canvas.height = Math.round(img.height * scale);
+      canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+      return new Promise(function (resolve) {
+        canvas.toBlob(function (blob) {
+          resolve(blob ? new File([blob], file.name.replace(/\.\w+$/, "") + ".jpg", { type: "image/jpeg" }) : file);
+        }, "image/jpeg", 0.85);
+      });
+    }).catch(function () { return file; });
+  }
+
+  function swapIn(html, url) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    ["#main", "#flash"].forEach(function (sel) {
+      var fresh = doc.querySelector(sel), old = document.querySelector(sel);
+      if (fresh && old) { old.replaceWith(fresh); }
+    });
+    if (doc.title) { document.title = doc.title; }
+    if (url && url !== location.href) { history.pushState({}, "", url); }
+    if (window.htmx) { htmx.process(document.querySelector("#main")); }
+    window.scrollTo(0, 0);
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-upload]")) { return; }
+    event.preventDefault();
+    var data = new FormData(form);
+    var inputs = Array.prototype.slice.call(form.querySelectorAll("input[type=file][data-shrink]"));
+    var button = form.querySelector("button[type=submit]");
+    var bar = form.querySelector("progress.upload");
+    if (button) { button.disabled = true; }
+    Promise.all(inputs.map(function (input) {
+      var file = input.files && input.files[0];
+      return shrink(file, parseInt(input.getAttribute("data-shrink"), 10) || 1600).then(function (small) {
+        if (small) { data.set(input.name, small, small.name); }
+      });
+    })).then(function () {
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      if (bar) {
+        bar.hidden = false;
+        xhr.upload.onprogress = function (e) { if (e.lengthComputable) { bar.value = 100 * e.loaded / e.total; } };
+      }
+      xhr.onload = function () { swapIn(xhr.responseText, xhr.responseURL); };
+      xhr.onerror = function () {
+        if (button) { button.disabled = false; }
+        if (bar) { bar.hidden = true; }
+        alert(form.getAttribute("data-error") || "Network error, please try again.");
+      };
+      xhr.send(data);
+    });
+  });
+})();
