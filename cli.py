@@ -4,6 +4,7 @@ import time
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 import models
 from services import mail
@@ -16,6 +17,7 @@ def init_app(app):
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db():
     """Create the database or apply pending migrations (safe to repeat)."""
     models.db.connect(reuse_if_open=True)
@@ -24,6 +26,7 @@ def init_db():
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="Only when there are no accounts yet.")
 def seed_demo(if_empty):
     """Fill the database with synthetic demo data and print the logins."""
@@ -40,6 +43,7 @@ def seed_demo(if_empty):
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.argument("email")
 @click.password_option()
 def create_admin(email, password):
@@ -65,6 +69,7 @@ def create_admin(email, password):
 
 
 @click.command("send-mail")
+@with_appcontext
 @click.option("--loop", is_flag=True, help="Keep running, checking every few seconds.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between checks.")
 def send_mail(loop, interval):

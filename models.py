@@ -16,11 +16,11 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
-    SqliteDatabase,
     TextField,
 )
 from playhouse.db_url import connect as connect_url
 from playhouse.migrations import Runner
+from playhouse.pool import PooledSqliteDatabase
 
 db = DatabaseProxy()
 
@@ -427,7 +427,17 @@ def make_database(url):
     """A peewee database for a URL: SQLite with our pragmas, or pooled PostgreSQL."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=5, lock_type="IMMEDIATE")
+        # Pooled: opening a WAL connection and setting its pragmas costs more
+        # than a whole page render, so connections are reused across requests.
+        return PooledSqliteDatabase(
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            timeout=5,
+            lock_type="IMMEDIATE",
+            max_connections=64,
+            stale_timeout=600,
+            check_same_thread=False,
+        )
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+pool://" + url.split("://", 1)[1]
         return connect_url(url, max_connections=20, stale_timeout=300)
@@ -443,10 +453,8 @@ def init_app(app):
     """Bind the database to the app and open/close a connection per request."""
     db.initialize(make_database(app.config["DATABASE_URL"]))
 
-    @app.before_request
-    def _connect():
-        db.connect(reuse_if_open=True)
-
+    # No connect in before_request: peewee connects on the first query, so
+    # static files and pages without queries never touch the pool.
     @app.teardown_request
     def _close(exc):
         if not db.is_closed():

@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass
 
 import brotli
-from flask import Response, abort, request
+from flask import request
+from werkzeug.wrappers import Response
 
 COMPRESSIBLE = {".css", ".js", ".svg", ".txt", ".json", ".csv"}
 YEAR = 365 * 24 * 3600
@@ -57,11 +58,53 @@ def scan(folder):
     return by_name, by_hashed
 
 
+def respond(assets, filename, environ):
+    """The response for one static file name (hashed or plain)."""
+    by_name, by_hashed = assets
+    asset = by_hashed.get(filename)
+    immutable = asset is not None
+    asset = asset or by_name.get(filename)
+    if asset is None:
+        return Response("Not Found", status=404, mimetype="text/plain")
+    accepted = environ.get("HTTP_ACCEPT_ENCODING", "")
+    body, encoding = asset.raw, None
+    if asset.br and "br" in accepted:
+        body, encoding = asset.br, "br"
+    elif asset.gz and "gzip" in accepted:
+        body, encoding = asset.gz, "gzip"
+    response = Response(body, mimetype=asset.mimetype)
+    if encoding:
+        response.headers["Content-Encoding"] = encoding
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.set_etag(asset.etag + (encoding or ""))
+    if immutable:
+        response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
+    else:
+        response.headers["Cache-Control"] = "public, no-cache"
+    return response.make_conditional(environ)
+
+
+class StaticFiles:
+    """WSGI middleware answering /static/ before Flask: no session, no
+    database, no `Vary: Cookie` on files meant to be cached by everyone."""
+
+    def __init__(self, app, assets):
+        self.app, self.assets = app, assets
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/static/") and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return respond(self.assets, path[len("/static/") :], environ)(environ, start_response)
+        return self.app(environ, start_response)
+
+
 def init_app(app):
-    """Register the `static` endpoint and the URL rewriting for it."""
+    """Serve /static/ from memory and make url_for('static') add the hash."""
     folder = os.path.join(app.root_path, "static")
     by_name, by_hashed = scan(folder)
     app.extensions["assets"] = by_name
+    app.wsgi_app = StaticFiles(app.wsgi_app, (by_name, by_hashed))
 
     @app.url_defaults
     def _hash_static(endpoint, values):
@@ -69,27 +112,7 @@ def init_app(app):
             values["filename"] = by_name[values["filename"]].hashed
 
     def serve(filename):
-        """One static file, compressed as the client accepts."""
-        asset = by_hashed.get(filename)
-        immutable = asset is not None
-        asset = asset or by_name.get(filename)
-        if asset is None:
-            abort(404)
-        accepted = request.headers.get("Accept-Encoding", "")
-        body, encoding = asset.raw, None
-        if asset.br and "br" in accepted:
-            body, encoding = asset.br, "br"
-        elif asset.gz and "gzip" in accepted:
-            body, encoding = asset.gz, "gzip"
-        response = Response(body, mimetype=asset.mimetype)
-        if encoding:
-            response.headers["Content-Encoding"] = encoding
-        response.headers["Vary"] = "Accept-Encoding"
-        response.set_etag(asset.etag + (encoding or ""))
-        if immutable:
-            response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
-        else:
-            response.headers["Cache-Control"] = "public, no-cache"
-        return response.make_conditional(request)
+        """Only for URL building (the middleware answers first) and odd methods."""
+        return respond((by_name, by_hashed), filename, request.environ)
 
     app.add_url_rule("/static/<path:filename>", "static", serve)

@@ -25,7 +25,7 @@ from services.accounts import ACTIVATE
 bp = Blueprint("auth", __name__)
 
 # Where staff and admins land; students go to their record (or the step before it).
-HOME_BY_ROLE = {}
+HOME_BY_ROLE = {"staff": "staff.dashboard", "admin": "staff.dashboard"}
 
 TOKEN_PROBLEMS = {
     "invalid": _l("This link is not valid. Please use the newest mail, or ask for a new link."),
@@ -307,6 +307,7 @@ def terms():
 
 
 def current_locale():
-    from flask_babel import get_locale
+    """The language code stored with an account for its mails ('zh_CN', 'en')."""
+    from blueprints.core import locale_code
 
-    return str(get_locale())
+    return locale_code()

@@ -1,6 +1,11 @@
 """Extension wiring, language choice, security headers and /healthz."""
 
-from flask import Blueprint, current_app, g, redirect, request
+import functools
+
+import peewee
+from babel import Locale, support
+from flask import Blueprint, current_app, g, has_request_context, redirect, request
+from flask_babel import Domain, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -27,6 +32,8 @@ CSP = {
 
 def select_locale():
     """Footer choice (cookie) first, then the browser, then Chinese."""
+    if not has_request_context():  # CLI commands, background jobs
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["LANGUAGES"]
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in languages:
@@ -35,6 +42,44 @@ def select_locale():
     if best and best.startswith("zh"):
         return "zh_CN"
     return best or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def locale_code(locale=None):
+    """Our code ('zh_CN', 'en') for a Babel locale (default: this request's).
+
+    Babel resolves 'zh_CN' to 'zh_Hans_CN'; our catalogs, cookies, templates
+    and User.locale use the short code from LANGUAGES.
+    """
+    locale = locale or get_locale()
+    return _code_of(str(locale), tuple(current_app.config["LANGUAGES"]))
+
+
+@functools.cache
+def _code_of(locale_name, languages):
+    # Locale.parse is slow and this runs for every translated string.
+    for code in languages:
+        if str(Locale.parse(code)) == locale_name:
+            return code
+    return locale_name
+
+
+class Catalogs(Domain):
+    """Flask-Babel's domain, finding translations/zh_CN for Babel's zh_Hans_CN
+    (its own lookup searches only zh_Hans_CN and zh, so Chinese never loaded)."""
+
+    def get_translations(self):
+        if get_locale() is None:
+            return support.NullTranslations()
+        key = (locale_code(), self.domain[0])
+        if key not in self.cache:
+            translations = support.Translations()
+            for dirname in self.translation_directories:
+                catalog = support.Translations.load(dirname, [key[0]], self.domain[0])
+                translations.merge(catalog)
+                if hasattr(catalog, "plural"):
+                    translations.plural = catalog.plural
+            self.cache[key] = translations
+        return self.cache[key]
 
 
 @bp.get("/lang/<code>")
@@ -67,6 +112,15 @@ def healthz():
     return {"status": "ok", "database": "ok"}
 
 
+def database_down(exc):
+    """A database that refuses connections fails the per-request connect
+    (models.init_app) before any view runs: /healthz must still say 503."""
+    if request.endpoint != "core.healthz":
+        raise exc
+    current_app.logger.error("health check failed: %s", exc)
+    return {"status": "error", "database": "unreachable"}, 503
+
+
 def load_user(user_id):
     """Flask-Login loader: '<id>:<session_version>' must match the database."""
     try:
@@ -88,6 +142,7 @@ def init_app(app):
         if app.config[key] is None:
             app.config[key] = not (app.debug or app.testing)
     babel.init_app(app, locale_selector=select_locale)
+    babel.domain_instance = Catalogs()  # replaces Flask-Babel's cached default
     csrf.init_app(app)
     limiter.init_app(app)
     mail.init_app(app)
@@ -97,6 +152,8 @@ def init_app(app):
         force_https=app.config["FORCE_HTTPS"],
         strict_transport_security=True,
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        # Talisman writes its own default (Lax) into the config otherwise.
+        session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
         content_security_policy=CSP,
         frame_options="DENY",
         referrer_policy="strict-origin-when-cross-origin",
@@ -110,6 +167,8 @@ def init_app(app):
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     app.register_blueprint(bp)
+    app.register_error_handler(peewee.OperationalError, database_down)
+    app.register_error_handler(peewee.InterfaceError, database_down)
 
     from services.idcard import mask
 
@@ -117,9 +176,7 @@ def init_app(app):
 
     @app.context_processor
     def _globals():
-        from flask_babel import get_locale
-
-        return {"current_user": current_user, "locale": str(get_locale())}
+        return {"current_user": current_user, "locale": locale_code()}
 
     @app.after_request
     def _deliver_mail(response):

@@ -3,7 +3,7 @@
 from flask import current_app, g, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from blueprints.web import is_htmx, render
 
@@ -48,7 +48,12 @@ def handle_http(exc):
     """Werkzeug HTTP errors → our page with the same status."""
     if exc.code is None or exc.code < 400:
         return exc
-    return error_page(exc.code)
+    response = error_page(exc.code)
+    # Keep what the status promises: Allow on 405, Retry-After on 429/503.
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def handle_csrf(exc):
@@ -71,10 +76,8 @@ def handle_csrf(exc):
 
 
 def handle_500(exc):
-    """Unexpected errors: logged with traceback, shown as a plain apology."""
-    original = getattr(exc, "original_exception", None) or exc
-    if not isinstance(original, InternalServerError):
-        current_app.logger.error("unhandled error", exc_info=original)
+    """Unexpected errors, shown as a plain apology. Flask has already logged
+    the traceback (Flask.log_exception); logging it here again doubled it."""
     return error_page(500)
 
 

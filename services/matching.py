@@ -8,7 +8,9 @@ unifying the middle dot of minority names. One record, one account.
 import re
 import unicodedata
 
-from models import AuditEvent, Record, Request, User, db
+from peewee import JOIN
+
+from models import AuditEvent, Cohort, College, Photo, Record, Request, User, db
 
 # Dots people type in transliterated minority names, all meaning "·".
 _DOTS = dict.fromkeys(map(ord, "\u2022\u2027\u30fb\uff65\u00b7\u2219\u22c5\u0387\u16eb\u2e31"), "·")
@@ -52,8 +54,17 @@ def holder_of(id_type, id_number, exclude=None):
 
 
 def record_of(user):
-    """The record linked to `user`, or None."""
-    return Record.get_or_none(Record.account == user)
+    """The record linked to `user` (with cohort, college and photo), or None."""
+    return (
+        Record.select(Record, Cohort, College, Photo)
+        .join(Cohort)
+        .switch(Record)
+        .join(College)
+        .switch(Record)
+        .join(Photo, JOIN.LEFT_OUTER)
+        .where(Record.account == user)
+        .first()
+    )
 
 
 def link(user, ip=""):

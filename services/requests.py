@@ -267,5 +267,5 @@ def _mail_decision(request, link):
         _l("Your request has been decided: %(kind)s", kind=KINDS[request.kind]),
         locale=user.locale, user=user, request=request, kind=KINDS[request.kind],
         accepted=request.status == "accepted", reason=REJECT_REASONS.get(request.reject_reason, ""),
-        note=request.decision_note, cohort=cohort, link=link("requests.index") if link else None,
+        note=request.decision_note, cohort=cohort, link=link("problems.index") if link else None,
     )

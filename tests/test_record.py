@@ -246,3 +246,20 @@ def test_forgot_username_mails_only_the_owner(app, en, smtp, db):
     mails = smtp.wait(1)
     assert len(mails) == 1 and "owner@example.edu" in text_of(mails[0])
     assert "owner@example.edu" not in r.get_data(as_text=True)
+
+
+def test_record_page_and_photo_fit_the_phone_budget(app, en, db):
+    """After the first visit (CSS/JS cached), HTML + photo ≤ 20 KB compressed; photo ≤ 12 KB."""
+    import brotli
+
+    record = linked_student(app, en)
+    page = en.get("/record", headers={"Accept-Encoding": "br, gzip"})
+    assert page.headers["Content-Encoding"] == "br"
+    head = len(f"HTTP/1.1 {page.status}\r\n") + sum(len(f"{k}: {v}\r\n") for k, v in page.headers.items())
+    html_bytes = head + len(page.data)
+    assert record.photo_id and b"<html" in brotli.decompress(page.data)
+    photo = en.get(f"/photo/{record.photo_id}/webp")
+    photo_bytes = len(photo.data) + sum(len(f"{k}: {v}\r\n") for k, v in photo.headers.items())
+    print(f"record page {html_bytes} B + photo {photo_bytes} B = {html_bytes + photo_bytes} B")
+    assert len(photo.data) <= 12_000
+    assert html_bytes + photo_bytes <= 20 * 1024
