@@ -16,7 +16,7 @@ def choices(pairs):
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-def email_field(label=None, description=None):
+def email_field(label=None, description=None, autocomplete="username"):
     """An e-mail username field: required, ≤ 254 characters, valid syntax."""
     return EmailField(
         label or _l("E-mail (username)"),
@@ -27,6 +27,9 @@ def email_field(label=None, description=None):
         ],
         description=description,
         filters=[lambda v: (v or "").strip().lower()],
+        # On the field, not in the template: inline validation re-renders the
+        # field alone and must produce the same input.
+        render_kw={"autocomplete": autocomplete, "inputmode": "email", "maxlength": 254},
     )
 
 
@@ -44,6 +47,7 @@ class NewPasswordMixin:
         _l("Password again"),
         validators=[DataRequired(REQUIRED), EqualTo("password", _l("The two passwords differ."))],
         description=_l("Type the password once more."),
+        render_kw={"autocomplete": "new-password", "maxlength": 64},
     )
 
     def owner_email(self):

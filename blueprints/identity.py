@@ -57,6 +57,7 @@ class RealNameForm(Form):
         _l("Birth date"),
         validators=[DataRequired(_l("Please enter your birth date like 1985-02-03."))],
         description=_l("For example 1985-02-03."),
+        render_kw={"placeholder": "1985-02-03", "inputmode": "numeric", "maxlength": 10, "type": "text"},
     )
     province = SelectField(_l("Province"), validators=[DataRequired(REQUIRED)])
     city = SelectField(_l("City"), validators=[DataRequired(REQUIRED)])
