@@ -32,6 +32,7 @@ DEFAULTS = {
     "RATELIMIT_LOGIN": "30 per minute;300 per hour",
     "RATELIMIT_REGISTER": "20 per minute;200 per hour",
     "RATELIMIT_MAIL": "10 per minute;100 per hour",
+    "RATELIMIT_STAFF_BULK": "10 per minute",
     "PASSWORD_HASH_METHOD": "scrypt",
     # None: Secure cookies except under debug/testing (plain-HTTP development).
     "SESSION_COOKIE_SECURE": None,
@@ -99,6 +100,15 @@ def create_app(test_config=None):
     app.register_blueprint(identity.bp)
     app.register_blueprint(record.bp)
     app.register_blueprint(problems.bp)
+    from blueprints import queues
+
+    app.register_blueprint(queues.bp)
+    from blueprints import admin
+    app.register_blueprint(admin.bp)
+    from blueprints import staff, staff_records
+
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(staff_records.bp)
 
     import cli
 

@@ -7,12 +7,25 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 import models
-from services import mail
+from services import idimages, mail
 
 
 def init_app(app):
-    """Register the commands on `app`."""
-    for command in (init_db, seed_demo, create_admin, send_mail):
+    """Register the commands on `app`.
+
+    `with_appcontext` on each: the `flask` CLI pushes a context itself, but
+    `app.test_cli_runner()` and other direct callers of `app.cli` do not.
+    """
+    for command in (
+        init_db,
+        seed_demo,
+        create_admin,
+        create_staff,
+        send_mail,
+        import_students,
+        import_photos,
+        purge_id_images,
+    ):
         app.cli.add_command(command)
 
 
@@ -28,7 +41,8 @@ def init_db():
 @click.command("seed-demo")
 @with_appcontext
 @click.option("--if-empty", is_flag=True, help="Only when there are no accounts yet.")
-def seed_demo(if_empty):
+@click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True)
+def seed_demo(if_empty, size):
     """Fill the database with synthetic demo data and print the logins."""
     from services import demo
 
@@ -36,10 +50,21 @@ def seed_demo(if_empty):
     if if_empty and models.User.select().exists():
         click.echo("demo data: database not empty, nothing seeded")
         return
-    logins = demo.seed()
+    try:
+        result = demo.seed(size)
+    except demo.DemoDataExists as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo("demo logins (synthetic people):")
-    for role, email, password in logins:
+    for role, email, password in result:
         click.echo(f"  {role:<8} {email:<32} {password}")
+    click.echo("what each demo account shows:")
+    for line in result.guide:
+        click.echo(f"  {line}")
+    c = result.counts
+    click.echo(
+        f"seeded {c['records']} records, {c['photos']} photos ({c['unmatched_photos']} unmatched), "
+        f"{c['accounts']} accounts in {result.seconds:.1f} s"
+    )
 
 
 @click.command("create-admin")
@@ -68,6 +93,40 @@ def create_admin(email, password):
     click.echo(f"admin {email} created")
 
 
+@click.command("create-staff")
+@with_appcontext
+@click.argument("email")
+@click.option("--college", "code", required=True, help="Code of the staff member's college.")
+@click.password_option()
+def create_staff(email, code, password):
+    """Create an activated staff account of one college (asks for the password)."""
+    from services import accounts, passwords
+
+    models.db.connect(reuse_if_open=True)
+    college = models.College.get_or_none(models.College.code == code.strip())
+    if college is None:
+        codes = (
+            ", ".join(c.code for c in models.College.select().order_by(models.College.code)) or "(none yet)"
+        )
+        raise click.ClickException(f"no college with code {code!r}; known codes: {codes}")
+    email = accounts.normalize_email(email)
+    problems = passwords.problems(password, email)
+    if problems:
+        raise click.ClickException(" ".join(str(p) for p in problems))
+    if models.User.by_email(email):
+        raise click.ClickException(f"an account with {email} exists already")
+    with models.db.atomic():
+        user = models.User.create(
+            email=email,
+            password_hash=passwords.hash_password(password),
+            role="staff",
+            college=college,
+            activated_at=models.utcnow(),
+        )
+        models.AuditEvent.log("staff.create", target=user, reason=f"cli, college {college.code}")
+    click.echo(f"staff {email} of {college.name} ({college.code}) created")
+
+
 @click.command("send-mail")
 @with_appcontext
 @click.option("--loop", is_flag=True, help="Keep running, checking every few seconds.")
@@ -81,7 +140,80 @@ def send_mail(loop, interval):
             click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
         if not loop:
             return
+        idimages.purge()
         models.db.close()
         time.sleep(interval)
         models.db.connect(reuse_if_open=True)
         current_app.logger.debug("outbox checked")
+
+
+def _echo_progress(done, total):
+    """Progress on stderr, only for a person watching a terminal."""
+    import sys
+
+    if sys.stderr.isatty():
+        click.echo(f"\r{done}/{total}", nl=done >= total, err=True)
+
+
+def _print_report(report):
+    from services import imports
+
+    for line in imports.report_lines(report):
+        click.echo(line)
+
+
+@click.command("import-students")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check the file and report, writing nothing.")
+def import_students(file, dry_run):
+    """Import the student registry from a CSV (UTF-8 or GBK) or XLSX FILE."""
+    import os
+
+    from services import import_registry, imports
+
+    models.db.connect(reuse_if_open=True)
+    with open(file, "rb") as fh:
+        data = fh.read()
+    with imports.job_context(current_app):
+        try:
+            report = import_registry.import_registry(
+                data, os.path.basename(file), dry_run=dry_run, progress=_echo_progress, link=imports.mail_link
+            )
+        except imports.ImportFileError as exc:
+            raise click.ClickException(imports.describe(exc.reason)) from None
+        _print_report(report)
+        imports.deliver_queued_mail()
+
+
+@click.command("import-photos")
+@with_appcontext
+@click.argument("zip_file", metavar="ZIP", type=click.Path(exists=True, dir_okay=False))
+@click.option("--workers", type=int, default=None, help="Processes making the photo variants.")
+def import_photos(zip_file, workers):
+    """Import graduation photos from a ZIP named by ID or student number."""
+    import os
+
+    from services import import_photos as photo_import
+    from services import imports
+
+    models.db.connect(reuse_if_open=True)
+    with imports.job_context(current_app):
+        try:
+            report = photo_import.import_photos(
+                zip_file, progress=_echo_progress, link=imports.mail_link, workers=workers,
+                filename=os.path.basename(zip_file),
+            )  # fmt: skip
+        except imports.ImportFileError as exc:
+            raise click.ClickException(imports.describe(exc.reason)) from None
+        _print_report(report)
+        imports.deliver_queued_mail()
+
+
+@click.command("purge-id-images")
+@with_appcontext
+def purge_id_images():
+    """Delete ID pictures of requests decided more than ID_IMAGE_RETENTION_DAYS (default 30) ago."""
+    models.db.connect(reuse_if_open=True)
+    count = idimages.purge()
+    click.echo(f"ID pictures deleted: {count}")

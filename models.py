@@ -291,6 +291,10 @@ class Record(BaseModel):
     changed_at = DateTimeField(default=utcnow, index=True)
     changed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
 
+    class Meta:
+        # The dashboard counts by cohort, college and status.
+        indexes = ((("cohort", "college", "status"), False),)
+
     def transition(self, target, actor=None, reason="", ip="", expected_version=None, **changes):
         """Move to `target` (with optional field `changes`) and audit it.
 

@@ -28,8 +28,14 @@ CSRF_EXPIRED = _l(
 
 
 def is_htmx():
-    """An htmx request that wants a fragment (boosted navigation wants pages)."""
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    """An htmx request that wants a fragment; boosted navigation and history
+    restores (back button after a swap) want whole pages."""
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )
 
 
 def render(template, block=None, status=200, **ctx):
@@ -113,6 +119,9 @@ def college_scope(query, college_field):
     """Limit a staff member's query to their own college; admins see all."""
     if current_user.role == "admin":
         return query
+    if current_user.college_id is None:
+        # A staff account without a college sees nothing (not the NULL-college rows).
+        return query.where(False)
     return query.where(college_field == current_user.college_id)
 
 

@@ -81,7 +81,9 @@ class PortraitSet:
 
 def _encode(img, fmt, quality, **params):
     bio = io.BytesIO()
-    defaults = {"optimize": True, "progressive": False} if fmt == "JPEG" else {"method": 4}
+    # WebP method 2: within ~3 % of method 4's size at less than half the time,
+    # which matters because budget searches encode each variant several times.
+    defaults = {"optimize": True, "progressive": False} if fmt == "JPEG" else {"method": 2}
     params = {**defaults, **params}
     try:
         img.save(bio, fmt, quality=quality, **params)
@@ -98,23 +100,35 @@ def _encode(img, fmt, quality, **params):
 def _best_under(img, fmt, budget, qualities, **params):
     """Highest quality in ``qualities`` (lo, hi) that fits, or None.
 
-    Binary search: encoded size grows (almost) monotonically with quality,
-    and every candidate is measured, so a non-monotonic step cannot overshoot.
+    Encoded size grows (almost) monotonically with quality and roughly
+    exponentially, so the search interpolates log(size) between the bounds
+    instead of bisecting: 3–5 encodes instead of 7 for WebP, which
+    dominates import time. Every candidate is measured, and each step
+    shrinks the interval by at least a quarter, so it cannot overshoot or
+    stall. Invariant: size(lo) ≤ budget < size(hi).
     """
     lo, hi = qualities
-    data = _encode(img, fmt, hi, **params)
-    if len(data) <= budget:
-        return data
-    best = None
-    hi -= 1
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        candidate = _encode(img, fmt, mid, **params)
-        if len(candidate) <= budget:
-            best, lo = candidate, mid + 1
+    sizes = {}
+
+    def encoded(q):
+        if q not in sizes:
+            sizes[q] = _encode(img, fmt, q, **params)
+        return sizes[q]
+
+    if len(encoded(hi)) <= budget:
+        return sizes[hi]
+    if len(encoded(lo)) > budget:
+        return None
+    while hi - lo > 1:
+        low_size, high_size = len(sizes[lo]), len(sizes[hi])
+        guess = lo + (math.log(budget) - math.log(low_size)) / (math.log(high_size) - math.log(low_size)) * (hi - lo)
+        margin = (hi - lo) // 4
+        q = min(max(round(guess), lo + max(1, margin)), hi - max(1, margin))
+        if len(encoded(q)) <= budget:
+            lo = q
         else:
-            hi = mid - 1
-    return best
+            hi = q
+    return sizes[lo]
 
 
 def _fit_budget(img, fmt, budget, qualities, **params):
@@ -152,8 +166,10 @@ def make_portrait_set(data: bytes) -> PortraitSet:
     if img.width < MIN_PORTRAIT[0] or img.height < MIN_PORTRAIT[1]:
         raise too_small(*MIN_PORTRAIT)
     master = ImageOps.fit(img, MASTER_SIZE, method=LANCZOS, centering=CENTERING)
-    display = master.resize(DISPLAY_SIZE, LANCZOS)
-    thumb = master.resize(THUMB_SIZE, LANCZOS)
+    # Exact 2× and 8× reductions of the master: a box average is as sharp as
+    # Lanczos at integer factors and several times faster.
+    display = master.reduce(MASTER_SIZE[0] // DISPLAY_SIZE[0])
+    thumb = master.reduce(MASTER_SIZE[0] // THUMB_SIZE[0])
     return PortraitSet(
         sha256=hashlib.sha256(data).hexdigest(),
         master=_encode(master, "JPEG", 90, subsampling=0),
@@ -211,7 +227,11 @@ def national_jpeg(master: bytes) -> bytes:
     smallest one allowed, is returned. A master of another size is first
     cropped to 3:4 and resized to 480×640.
     """
-    img = decode(master)
+    return _national_from(decode(master))
+
+
+def _national_from(img):
+    """national_jpeg() for an image that is already decoded."""
     if img.size != MASTER_SIZE:
         img = ImageOps.fit(img, MASTER_SIZE, method=LANCZOS, centering=CENTERING)
     lo, hi = NATIONAL_QUALITY
@@ -250,7 +270,7 @@ def compliance(master: bytes) -> list[str]:
     problems = []
     if img.size != MASTER_SIZE:
         problems.append("dimensions")
-    if not NATIONAL_MIN <= len(national_jpeg(master)) <= NATIONAL_MAX:
+    if not NATIONAL_MIN <= len(_national_from(img)) <= NATIONAL_MAX:
         problems.append("file_size")
     left, right = _corner_medians(img)
     if any(min(math.dist(c, bg) for bg in BACKGROUNDS) > BACKGROUND_TOLERANCE for c in (left, right)):

@@ -8,9 +8,23 @@ mail to the student.
 
 import datetime
 
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
+from peewee import IntegrityError
 
-from models import AuditEvent, College, CorrectionItem, Photo, Record, Request, User, db, utcnow
+from models import (
+    AuditEvent,
+    College,
+    CorrectionItem,
+    IllegalTransition,
+    Photo,
+    Record,
+    Request,
+    StaleRecord,
+    User,
+    db,
+    utcnow,
+)
 from services import idcard, mail, matching, records
 
 CORRECTION, ID_CHANGE, ID_DISPUTE = "correction", "id_change", "id_dispute"
@@ -55,7 +69,7 @@ class AlreadyDecided(RequestError):
     def __init__(self, request):
         who = request.decided_by.email if request.decided_by else "?"
         super().__init__(_l("Already decided by %(who)s at %(when)s.", who=who,
-                            when=request.decided_at.strftime("%Y-%m-%d %H:%M UTC")))
+                            when=format_datetime(request.decided_at, "short")))
         self.request = request
 
 
@@ -202,19 +216,33 @@ def decide(request, actor, accept, reject_reason="", note="", photo=None, ip="",
     """Accept or reject an open request; one transaction, audit event and mail."""
     if not accept and reject_reason not in REJECT_REASONS:
         raise RequestError(_l("Choose a reason for the rejection."))
-    with db.atomic():
-        request = _close(request, "accepted" if accept else "rejected", actor, reject_reason, note)
-        if accept:
-            _APPLY[request.kind](request, actor, photo, ip, link)
-        else:
-            _undo_hold(request, actor, ip, "rejected")
-        AuditEvent.log("request.accept" if accept else "request.reject", actor=actor, target=request,
-                       ip=ip, reason=note or reject_reason)
-        _mail_decision(request, link)
+    try:
+        with db.atomic():
+            request = _close(request, "accepted" if accept else "rejected", actor, reject_reason, note)
+            if accept:
+                _APPLY[request.kind](request, actor, photo, ip, link)
+            else:
+                _undo_hold(request, actor, ip, "rejected")
+            AuditEvent.log("request.accept" if accept else "request.reject", actor=actor, target=request,
+                           ip=ip, reason=note or reject_reason)
+            _mail_decision(request, link)
+    except (IllegalTransition, StaleRecord):
+        raise RequestError(_l("The record changed in the meantime (its status no longer allows this). "
+                              "Reload and decide again.")) from None
+    except IntegrityError:
+        raise RequestError(_l("This change clashes with another record (e.g. the same student number).")) from None
     return request
 
 
+# Record fields mirrored in the linked account's real-name data, so that
+# matching, disputes and 找回用户名 keep working after a correction.
+ACCOUNT_FIELDS = {"name": "real_name", "id_type": "id_type", "id_number": "id_number",
+                  "gender": "gender", "birth_date": "birth_date"}
+
+
 def _apply_correction(request, actor, photo, ip, link):
+    if request.record_id is None:
+        raise RequestError(_l("The record of this correction no longer exists."))
     record = Record.get_by_id(request.record_id)
     changes = {}
     for item in request.items:
@@ -228,6 +256,10 @@ def _apply_correction(request, actor, photo, ip, link):
         Photo.update(unmatched_reason="").where(Photo.id == photo.id).execute()
     records.apply_changes(record, changes, actor=actor, reason=f"correction {request.id}", ip=ip, link=link)
     record = Record.get_by_id(record.id)
+    if record.account_id:
+        account_changes = {ACCOUNT_FIELDS[f]: v for f, v in changes.items() if f in ACCOUNT_FIELDS}
+        if account_changes:
+            User.update(**account_changes).where(User.id == record.account_id).execute()
     record.transition("corrected", actor=actor, ip=ip, reason=f"correction {request.id} accepted")
 
 

@@ -1,0 +1,181 @@
+"""Admin pages (DESIGN.md "Staff and admin", "Data onboarding"): imports.
+
+An upload is saved under instance/imports/ and imported by a background
+thread (services.imports.run_job); the job page shows its progress, polled
+by htmx, and then its report.
+"""
+
+import json
+import os
+import secrets
+import threading
+
+from flask import Blueprint, abort, current_app, request, send_from_directory
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from peewee import JOIN
+from wtforms import BooleanField
+
+from blueprints.web import Form, redirect_to, render, role_required
+from extensions import csrf
+from models import ImportJob, User, db
+from services import imports
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+TEMPLATE_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "services", "data", "templates"
+)
+TEMPLATE_FILES = ("registry-template.csv", "registry-template.xlsx", "photo-manifest-template.csv")
+RECENT_JOBS = 20
+SHOWN_ROWS = 1000  # a report longer than this is cut on the page
+
+admin_view = role_required("admin")
+
+
+class RegistryUploadForm(Form):
+    """The registry file and the dry-run switch."""
+
+    registry = FileField(
+        _l("Registry file (CSV or XLSX)"),
+        validators=[
+            FileRequired(_l("Please choose a file.")),
+            FileAllowed(["csv", "xlsx"], _l("Please choose a .csv or .xlsx file.")),
+        ],
+        description=_l("CSV in UTF-8 or GBK as Excel saves it, or an Excel workbook; one student per row."),
+    )
+    dry_run = BooleanField(_l("Dry run: only check the file and report what would change"))
+
+
+class PhotoUploadForm(Form):
+    """A ZIP of photos."""
+
+    photos = FileField(
+        _l("Photo ZIP"),
+        validators=[
+            FileRequired(_l("Please choose a file.")),
+            FileAllowed(["zip"], _l("Please choose a .zip file.")),
+        ],
+        description=_l("Pictures named by ID number or student number, optionally with manifest.csv."),
+    )
+
+
+def _page(status=200, registry_form=None, photo_form=None):
+    jobs = (
+        ImportJob.select(ImportJob, User)
+        .join(User, on=ImportJob.created_by == User.id, join_type=JOIN.LEFT_OUTER)
+        .order_by(ImportJob.id.desc())
+        .limit(RECENT_JOBS)
+    )
+    return render(
+        "admin/imports.html",
+        status=status,
+        registry_form=registry_form or RegistryUploadForm(),
+        photo_form=photo_form or PhotoUploadForm(),
+        jobs=list(jobs),
+        template_files=TEMPLATE_FILES,
+    )
+
+
+@bp.get("/imports")
+@admin_view
+def imports_page():
+    """Upload forms, template downloads and the recent import jobs."""
+    return _page()
+
+
+def _check_upload(field, magic_zip):
+    """A form error (and False) for an empty file or one whose content contradicts its name."""
+    stream = field.data.stream
+    head = stream.read(4)
+    stream.seek(0, os.SEEK_END)
+    empty = stream.tell() == 0
+    stream.seek(0)
+    if empty:
+        field.errors.append(_("The file is empty."))
+    elif magic_zip is not None and head.startswith(b"PK") != magic_zip:
+        field.errors.append(_("The file's content does not match its name (.csv, .xlsx or .zip)."))
+    return not field.errors
+
+
+def _start(kind, field, dry_run=False):
+    """Save the upload, create the job and import it in a background thread."""
+    folder = os.path.join(current_app.instance_path, "imports")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, secrets.token_hex(16))
+    field.data.save(path)
+    with db.atomic():
+        job = ImportJob.create(
+            kind=kind,
+            filename=(field.data.filename or "")[:255],
+            path=path,
+            dry_run=dry_run,
+            created_by=current_user.id,
+        )
+    app = current_app._get_current_object()
+    threading.Thread(target=imports.run_job, args=(app, job.id), daemon=True, name=f"import-{job.id}").start()
+    return redirect_to("admin.import_job", job_id=job.id)
+
+
+def _raise_body_limit():
+    """Uploads of a whole registry or photo collection exceed MAX_CONTENT_LENGTH."""
+    request.max_content_length = current_app.config.get("IMPORT_MAX_BYTES", 2 * 1024**3)
+
+
+# CSRF: the global check would parse the body under the normal size limit
+# before the view can raise it; the Form validates the token instead.
+@bp.post("/imports/students")
+@csrf.exempt
+@admin_view
+def upload_students():
+    """Start a registry import (or a dry run)."""
+    _raise_body_limit()
+    form = RegistryUploadForm()
+    if form.validate_on_submit() and _check_upload(
+        form.registry, form.registry.data.filename.lower().endswith(".xlsx")
+    ):
+        return _start("students", form.registry, dry_run=form.dry_run.data)
+    return _page(400, registry_form=form)
+
+
+@bp.post("/imports/photos")
+@csrf.exempt
+@admin_view
+def upload_photos():
+    """Start a photo import."""
+    _raise_body_limit()
+    form = PhotoUploadForm()
+    if form.validate_on_submit() and _check_upload(form.photos, True):
+        return _start("photos", form.photos)
+    return _page(400, photo_form=form)
+
+
+@bp.get("/imports/<int:job_id>")
+@admin_view
+def import_job(job_id):
+    """A job's progress (polled by htmx while it runs) and then its report."""
+    job = ImportJob.get_or_none(ImportJob.id == job_id)
+    if job is None:
+        abort(404)
+    report = json.loads(job.report) if job.report else None
+    return render(
+        "admin/import_job.html",
+        block="job",
+        job=job,
+        running=job.status in ("queued", "running"),
+        report=report,
+        error=imports.job_error(job) if job.status == "failed" else "",
+        describe=imports.describe,
+        shown_rows=SHOWN_ROWS,
+    )
+
+
+@bp.get("/imports/templates/<name>")
+@admin_view
+def import_template(name):
+    """Download one of the template files."""
+    if name not in TEMPLATE_FILES:
+        abort(404)
+    return send_from_directory(TEMPLATE_DIR, name, as_attachment=True)

@@ -1,0 +1,254 @@
+"""Staff queues of the three problem paths: corrections, ID change requests
+and ID disputes (DESIGN.md "Staff and admin").
+
+Each item opens inline, shows the evidence beside the current data and is
+decided in place. The decision itself (one transaction with the record and
+account changes, the audit event and the mail) is services.requests.decide;
+this module only parses, scopes and renders.
+"""
+
+from flask import Blueprint, abort, flash, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from peewee import JOIN, IntegrityError, fn
+from wtforms import StringField, TextAreaField
+from wtforms.validators import Length
+
+from blueprints.web import (
+    Form,
+    client_ip,
+    college_scope,
+    external_url,
+    is_htmx,
+    redirect_to,
+    render,
+    role_required,
+)
+from models import College, CorrectionItem, IllegalTransition, Photo, Record, Request, StaleRecord, User
+from services import records, regions
+from services import requests as reqs
+
+bp = Blueprint("queues", __name__, url_prefix="/staff/queues")
+
+PER_PAGE = 50
+FILTERS = ("open", "accepted", "rejected", "withdrawn", "all")
+FILTER_LABELS = {
+    "open": _l("Open"),
+    "accepted": _l("Accepted"),
+    "rejected": _l("Rejected"),
+    "withdrawn": _l("Withdrawn"),
+    "all": _l("All"),
+}
+MAX_CANDIDATES = 6
+DECIDED = {"accept": _l("Accepted."), "reject": _l("Rejected.")}
+
+staff_view = role_required("staff", "admin")
+
+
+class DecideForm(Form):
+    """Accept or reject: the two mini forms of an open item post here."""
+
+    decision = StringField()
+    reject_reason = StringField()
+    note = TextAreaField(validators=[Length(max=1000, message=_l("At most %(max)d characters."))])
+    photo_id = StringField()
+
+
+def scoped(query):
+    """Staff see their own college's requests; admins all, including those of no college."""
+    query = college_scope(query, Request.college)
+    if current_user.role != "admin":
+        # Also covers staff without a college: `college == None` would be IS NULL.
+        query = query.where(Request.college.is_null(False))
+    return query
+
+
+def get_item(request_id):
+    """The request if the current staff member may see it, else 404."""
+    found = scoped(Request.select().where(Request.id == request_id)).first()
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/")
+@staff_view
+def index():
+    """The queues start with corrections."""
+    return redirect_to("queues.queue", kind=reqs.CORRECTION)
+
+
+@bp.get("/<any(correction, id_change, id_dispute):kind>")
+@staff_view
+def queue(kind):
+    """One queue, oldest first, 50 a page, with the open count of every queue."""
+    status = request.args.get("status", "open")
+    if status not in FILTERS:
+        status = "open"
+    page = max(request.args.get("page", 1, type=int), 1)
+    query = scoped(
+        Request.select(Request, User, Record, College)
+        .join(User, on=Request.user)
+        .switch(Request)
+        .join(Record, JOIN.LEFT_OUTER, on=Request.record)
+        .switch(Request)
+        .join(College, JOIN.LEFT_OUTER, on=Request.college)
+        .where(Request.kind == kind)
+    )
+    if status != "all":
+        query = query.where(Request.status == status)
+    total = query.count()
+    rows = list(query.order_by(Request.created_at, Request.id).paginate(page, PER_PAGE))
+    fixes = {}
+    if kind == reqs.CORRECTION and rows:
+        for item in CorrectionItem.select().where(CorrectionItem.request.in_([r.id for r in rows])):
+            fixes.setdefault(item.request_id, []).append(item)
+    open_counts = dict(
+        scoped(Request.select(Request.kind, fn.COUNT(Request.id)).where(Request.status == "open"))
+        .group_by(Request.kind)
+        .tuples()
+    )
+    return render(
+        "queues/index.html",
+        filters=FILTERS,
+        kind=kind,
+        current=status,
+        rows=rows,
+        fixes=fixes,
+        page=page,
+        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        total=total,
+        open_counts=open_counts,
+        filter_labels=FILTER_LABELS,
+        **labels(),
+    )
+
+
+@bp.get("/item/<int:request_id>")
+@staff_view
+def item(request_id):
+    """An item's evidence and decision forms: the inline fragment, or a page without JS."""
+    return show(get_item(request_id), fragment="queues/_detail.html")
+
+
+@bp.post("/item/<int:request_id>/decide")
+@staff_view
+def decide(request_id):
+    """Accept or reject in place; htmx gets the item back, a form post a redirect."""
+    found = get_item(request_id)
+    form = DecideForm()
+    if not form.validate_on_submit():
+        errors = list(form.form_errors) + [e for field in form for e in field.errors]
+        return show(found, errors or [_("Please reload the page and try again.")], 400)
+    decision = form.decision.data
+    if decision not in DECIDED:
+        abort(404)
+    accept = decision == "accept"
+    photo = None
+    if accept and form.photo_id.data:
+        photo = chosen_photo(found, form.photo_id.data)
+        if photo is None:
+            return show(found, [_("This photo cannot be attached: choose one of the photos shown.")], 400)
+    try:
+        reqs.decide(
+            found,
+            actor=current_user._get_current_object(),
+            accept=accept,
+            reject_reason="" if accept else (form.reject_reason.data or ""),
+            note=(form.note.data or "").strip(),
+            photo=photo,
+            ip=client_ip(),
+            link=external_url,
+        )
+    except reqs.AlreadyDecided as exc:
+        return show(exc.request, [exc.message], 409)
+    except reqs.RequestError as exc:
+        return show(found, [exc.message], 400)
+    except (IllegalTransition, StaleRecord):
+        return show(
+            found, [_("The record changed meanwhile. Nothing was applied; please check it again.")], 409
+        )
+    except IntegrityError:
+        return show(found, [_("The corrected value is used by another record. Nothing was applied.")], 400)
+    if is_htmx():
+        return show(Request.get_by_id(found.id), [DECIDED[decision]], ok=True)
+    flash(f"{DECIDED[decision]} {reqs.KINDS[found.kind]} #{found.id}", "success")
+    return redirect_to("queues.queue", kind=found.kind)
+
+
+def show(found, messages=(), status=200, ok=False, fragment="queues/_item.html"):
+    """The item with its detail: `fragment` for htmx, the item page otherwise."""
+    template = fragment if is_htmx() else "queues/item.html"
+    return render(template, status=status, messages=messages, ok=ok, expanded=True, **detail(found))
+
+
+def detail(found):
+    """What the detail shows: the request, the record (full ID number), the evidence."""
+    record = Record.get_or_none(Record.id == found.record_id) if found.record_id else None
+    ctx = dict(
+        r=found,
+        record=record,
+        rows=staff_rows(record) if record else [],
+        candidates=[],
+        fixes={found.id: list(found.items)},
+        region=region_of(found.user),
+        **labels(),
+    )
+    if found.kind == reqs.CORRECTION and record is not None and found.status == "open":
+        ctx["candidates"] = list(candidate_query(record, found).limit(MAX_CANDIDATES))
+    return ctx
+
+
+def labels():
+    return dict(
+        kinds=reqs.KINDS,
+        labels=reqs.STATUS_LABELS,
+        reasons=reqs.REJECT_REASONS,
+        id_types=records.ID_TYPE_LABELS,
+        genders=records.GENDERS,
+    )
+
+
+def staff_rows(record):
+    """records.display() with the ID number in full: staff need it to compare."""
+    return [
+        (field, label, records.raw_value(record, field) if field == "id_number" else value)
+        for field, label, value in records.display(record)
+    ]
+
+
+def region_of(user):
+    names = [regions.name_of(code) or code for code in (user.province, user.city) if code]
+    return " ".join(names)
+
+
+def candidate_query(record, found):
+    """Unattached photos that could be the student's, newest first.
+
+    Matched on the record's ID number or name, and on the values the
+    correction asks for (the photo collection may hold the right ones).
+    """
+    numbers, names = {record.id_number}, {record.name}
+    for fix in found.items:
+        if fix.field == "id_number" and fix.new_value:
+            numbers.add(fix.new_value)
+        elif fix.field == "name" and fix.new_value:
+            names.add(fix.new_value)
+    attached = Record.select(Record.photo).where(Record.photo.is_null(False))
+    return (
+        Photo.select()
+        .where(
+            Photo.id.not_in(attached)
+            & (Photo.src_id_number.in_(sorted(numbers - {""})) | Photo.src_name.in_(sorted(names - {""})))
+        )
+        .order_by(Photo.created_at.desc(), Photo.id.desc())
+    )
+
+
+def chosen_photo(found, raw):
+    """The photo a staff member picked, if it is one of the item's candidates."""
+    if found.kind != reqs.CORRECTION or not found.record_id or not raw.isdigit():
+        return None
+    record = Record.get_by_id(found.record_id)
+    return candidate_query(record, found).where(Photo.id == int(raw)).first()

@@ -1,0 +1,375 @@
+"""The staff records table: active search, filters, sort, pages, a row that
+toggles its own status, the row detail.
+
+Every query goes through `scoped()` (staff see their college, admins all);
+a record outside the scope is a 404. Bulk actions live in staff.py.
+"""
+
+import re
+from dataclasses import dataclass, fields, replace
+
+from flask import Blueprint, abort, redirect, request, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from peewee import JOIN
+
+from blueprints.forms import ButtonForm
+from blueprints.web import client_ip, college_scope, external_url, is_htmx, render, role_required, safe_next
+from models import (
+    REASON_REQUIRED,
+    STAFF_TRANSITIONS,
+    STATUSES,
+    AuditEvent,
+    Cohort,
+    College,
+    Confirmation,
+    IllegalTransition,
+    Photo,
+    Record,
+    Request,
+    StaleRecord,
+    User,
+    db,
+    utcnow,
+)
+from services import idcard, matching, photos, records
+from services.dashboard import DONE, STATUS_LABELS
+
+bp = Blueprint("staff_records", __name__, url_prefix="/staff")
+
+PAGE_SIZE = 50
+ID_TAIL = re.compile(r"[0-9X]{1,6}")
+# By name means by name_key: the same order for Chinese names, and indexed.
+SORTS = {
+    "name": Record.name_key,
+    "student_no": Record.student_no,
+    "status": Record.status,
+    "changed": Record.changed_at,
+}
+STAFF_TARGETS = {s: [t for t in STATUSES if t in STAFF_TRANSITIONS.get(s, ())] for s in STATUSES}
+YES_NO = ("yes", "no")
+
+
+def staff_view(view):
+    """Logged in (else → login), staff or admin (else 404)."""
+    return login_required(role_required("staff", "admin")(view))
+
+
+@dataclass
+class Filters:
+    """What the table shows; parsed from a query string or a bulk form."""
+
+    q: str = ""
+    status: str = ""
+    college: int = 0
+    cohort: int = 0
+    photo: str = ""
+    request: str = ""
+    problem: str = ""
+    sort: str = "name"
+    dir: str = "asc"
+    page: int = 1
+
+    @classmethod
+    def parse(cls, values):
+        def number(name):
+            value = values.get(name, "")
+            return int(value) if value.isdigit() else 0
+
+        f = cls(
+            q=" ".join(values.get("q", "").split())[:64],
+            status=values.get("status", "") if values.get("status") in STATUSES else "",
+            college=number("college") if current_user.role == "admin" else 0,
+            cohort=number("cohort"),
+            photo=values.get("photo", "") if values.get("photo") in YES_NO else "",
+            request=values.get("request", "") if values.get("request") in YES_NO else "",
+            problem=values.get("problem", "") if values.get("problem") in YES_NO else "",
+            sort=values.get("sort", "") if values.get("sort") in SORTS else "name",
+            dir="desc" if values.get("dir") == "desc" else "asc",
+        )
+        f.page = max(1, number("page"))
+        return f
+
+    def params(self, **changes):
+        """The non-default values, for url_for: the URL a view can be bookmarked by."""
+        f = replace(self, **changes)
+        return {k.name: getattr(f, k.name) for k in fields(f) if getattr(f, k.name) != k.default}
+
+    def url(self, **changes):
+        return url_for("staff_records.index", **self.params(**changes))
+
+    def sort_url(self, column):
+        flip = "desc" if self.sort == column and self.dir == "asc" else "asc"
+        return self.url(sort=column, dir=flip, page=1)
+
+
+def scoped(query):
+    """Only the current staff member's college (admins: all)."""
+    return college_scope(query, Record.college)
+
+
+def apply(query, f):
+    """Restrict a Record query (joined LEFT OUTER to Photo) to the filters; scope included."""
+    query = scoped(query)
+    if f.q:
+        tail = f.q.upper()
+        if ID_TAIL.fullmatch(tail):
+            query = query.where(Record.id_number.endswith(tail))
+        else:
+            query = query.where(
+                Record.name_key.contains(matching.name_key(f.q)) | Record.student_no.contains(f.q)
+            )
+    if f.status:
+        query = query.where(Record.status == f.status)
+    if f.college:
+        query = query.where(Record.college == f.college)
+    if f.cohort:
+        query = query.where(Record.cohort == f.cohort)
+    if f.photo:
+        query = query.where(Record.photo.is_null(f.photo == "no"))
+    if f.request:
+        open_ = Request.select(Request.record).where(
+            (Request.status == "open") & Request.record.is_null(False)
+        )
+        query = query.where(Record.id.in_(open_) if f.request == "yes" else Record.id.not_in(open_))
+    if f.problem == "yes":
+        query = query.where(Record.photo.is_null(False) & (Photo.compliance != ""))
+    elif f.problem == "no":
+        query = query.where(Record.photo.is_null(False) & (Photo.compliance == ""))
+    return query
+
+
+def ordered(query, f):
+    column = SORTS[f.sort]
+    if f.q:
+        # A text search matches few rows: sorting them beats walking the whole
+        # sort index hunting for matches (SQLite picks the index otherwise).
+        column = column.concat("")
+    return query.order_by(column.desc() if f.dir == "desc" else column.asc(), Record.id)
+
+
+def count(f):
+    """How many records match: a lean COUNT without the display joins."""
+    query = Record.select(Record.id).join_from(Record, Photo, JOIN.LEFT_OUTER, on=(Record.photo == Photo.id))
+    return apply(query, f).count()
+
+
+def table_query():
+    return (
+        Record.select(Record, Photo, College)
+        .join_from(Record, College)
+        .join_from(Record, Photo, JOIN.LEFT_OUTER, on=(Record.photo == Photo.id))
+    )
+
+
+def compliance_text(codes):
+    """The reasons a photo breaks the standard, as one line of text."""
+    reasons = dict(photos.COMPLIANCE_REASONS, unreadable=_("The photo file cannot be read."))
+    return " ".join(str(reasons.get(c, c)) for c in (codes or "").split(",") if c)
+
+
+def current_url():
+    return request.full_path.rstrip("?")
+
+
+@bp.context_processor
+def _row_globals():
+    return {
+        "status_labels": STATUS_LABELS,
+        "staff_targets": STAFF_TARGETS,
+        "compliance_text": compliance_text,
+        "show_college": current_user.is_authenticated and current_user.role == "admin",
+    }
+
+
+def page_context(f):
+    query = apply(table_query(), f)
+    total = count(f)
+    pages = max(1, -(-total // PAGE_SIZE))
+    f.page = min(f.page, pages)
+    rows = ordered(query, f).paginate(f.page, PAGE_SIZE)
+    colleges = College.select().order_by(College.name) if current_user.role == "admin" else []
+    cohorts = Cohort.select().order_by(Cohort.confirm_deadline.desc())
+    return {
+        "f": f,
+        "rows": rows,
+        "total": total,
+        "pages": pages,
+        "colleges": [(c.id, c.name) for c in colleges],
+        "cohorts": [(c.id, c.name) for c in cohorts],
+        "next_url": f.url(),
+        "message": None,
+        "conflict": False,
+    }
+
+
+@bp.get("/records")
+@staff_view
+def index():
+    """The records table; htmx gets the results block only (active search)."""
+    f = Filters.parse(request.args)
+    ctx = page_context(f)
+    if not is_htmx():
+        return render("staff/records.html", **ctx)
+    response = render("staff/records.html", block="results", **ctx)
+    # The address bar gets the canonical URL, not every empty field of the form.
+    response.headers["HX-Push-Url"] = f.url()
+    return response
+
+
+def get_scoped(record_id):
+    """The record if the current user may see it, else 404."""
+    record = scoped(table_query().where(Record.id == record_id)).first()
+    if record is None:
+        abort(404)
+    return record
+
+
+def history(record):
+    confirmations = (
+        Confirmation.select(Confirmation, User)
+        .join(User, JOIN.LEFT_OUTER, on=(Confirmation.user == User.id))
+        .where(Confirmation.record == record)
+        .order_by(Confirmation.at.desc())
+    )
+    audit = (
+        AuditEvent.select(AuditEvent, User)
+        .join(User, JOIN.LEFT_OUTER, on=(AuditEvent.actor == User.id))
+        .where((AuditEvent.target_type == "record") & (AuditEvent.target_id == record.id))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
+    return {"confirmations": confirmations, "audit": audit}
+
+
+EXTRA_FIELDS = [
+    ("birth_date", _l("Birth date")),
+    ("ethnicity", _l("Ethnicity")),
+    ("class_name", _l("Class")),
+    ("cohort", _l("Cohort")),
+]
+
+
+def detail_fields(record):
+    """[(label, value)] of every registry field, with the full ID number (staff only)."""
+    id_types = dict(idcard.ID_TYPES)
+    rows = []
+    for field, label in records.SHOWN + EXTRA_FIELDS:
+        value = record.cohort.name if field == "cohort" else records.raw_value(record, field)
+        if field == "gender":
+            value = records.GENDERS.get(value, value)
+        elif field == "id_type":
+            value = id_types.get(value, value)
+        rows.append((label, value))
+    rows.append((_l("Account"), record.account.email if record.account_id else "–"))
+    return rows
+
+
+def row_response(record, next_url, status=200, message=None, conflict=False, expanded=False):
+    """The row alone for htmx (plus its detail when expanded), the record page otherwise."""
+    ctx = {
+        "r": record,
+        "next_url": next_url,
+        "message": message,
+        "conflict": conflict,
+        "expanded": expanded or not is_htmx(),
+    }
+    if ctx["expanded"]:
+        ctx.update(history(record), fields=detail_fields(record))
+    if is_htmx():
+        return render("staff/record.html", block="rows", status=status, **ctx)
+    return render("staff/record.html", status=status, **ctx)
+
+
+@bp.get("/records/<int:record_id>")
+@staff_view
+def detail(record_id):
+    """The row detail: every field, the photo, problems, confirmations, audit trail."""
+    record = get_scoped(record_id)
+    next_url = safe_next(request.args.get("next"), "staff_records.index")
+    return row_response(record, next_url, expanded=True)
+
+
+@bp.get("/records/<int:record_id>/row")
+@staff_view
+def row(record_id):
+    """The collapsed row (htmx); without htmx the record page."""
+    record = get_scoped(record_id)
+    if not is_htmx():
+        return redirect(url_for("staff_records.detail", record_id=record.id), code=303)
+    return row_response(record, safe_next(request.args.get("next"), "staff_records.index"))
+
+
+class ReasonMissing(ValueError):
+    """Confirmed offline (etc.) needs a reason."""
+
+
+def change_status(record, target, actor, reason="", ip="", expected_version=None):
+    """Apply a staff status change with its side effects. Call inside a transaction.
+
+    Raises StaleRecord (the version differs), IllegalTransition (not a staff
+    transition from here) or ReasonMissing.
+    """
+    if expected_version is not None and record.version != expected_version:
+        raise StaleRecord(f"record {record.id} changed meanwhile")
+    if target not in STAFF_TRANSITIONS.get(record.status, ()):
+        raise IllegalTransition(record.status, target)
+    reason = (reason or "").strip()
+    if target in REASON_REQUIRED and not reason:
+        raise ReasonMissing(target)
+    leaving = record.status in DONE and target not in DONE
+    if record.status == "confirmed" and target == "pending":
+        # void() moves confirmed → pending itself and tells the student to check again.
+        records.void(record, reason or "set back to pending by staff", actor=actor, ip=ip, link=external_url)
+        return record
+    record.transition(target, actor=actor, reason=reason, ip=ip, expected_version=record.version)
+    if leaving:
+        Confirmation.update(void_at=utcnow(), void_reason=reason or f"status set to {target}").where(
+            (Confirmation.record == record) & Confirmation.void_at.is_null()
+        ).execute()
+    if target == "confirmed_offline":
+        Confirmation.create(
+            record=record, user=actor, kind="offline", ip=ip, fingerprint=records.fingerprint(record)
+        )
+    return record
+
+
+def status_problem(exc, record, target):
+    """A message for a refused status change."""
+    if isinstance(exc, ReasonMissing):
+        return _("Please give a reason for “%(status)s”.", status=STATUS_LABELS.get(target, target))
+    return _(
+        "The status cannot change from “%(old)s” to “%(new)s”.",
+        old=STATUS_LABELS.get(record.status, record.status),
+        new=STATUS_LABELS.get(target, target),
+    )
+
+
+@bp.post("/records/<int:record_id>/status")
+@staff_view
+def set_status(record_id):
+    """The inline toggle: the new row, or the current one with why nothing changed."""
+    record = get_scoped(record_id)
+    next_url = safe_next(request.form.get("next"), "staff_records.index")
+    if not ButtonForm().validate_on_submit():
+        return row_response(record, next_url, 400, _("The form has expired. Please try again."))
+    target = request.form.get("to", "")
+    version = request.form.get("version", "")
+    expected = int(version) if version.isdigit() else -1
+    actor = current_user._get_current_object()
+    try:
+        with db.atomic():
+            fresh = Record.get_by_id(record.id)
+            change_status(fresh, target, actor, request.form.get("reason", ""), client_ip(), expected)
+    except StaleRecord:
+        current = get_scoped(record.id)
+        who = current.changed_by.email if current.changed_by_id else _("the system")
+        when = format_datetime(current.changed_at, "yyyy-MM-dd HH:mm")
+        message = _("Changed meanwhile by %(who)s at %(when)s. Nothing was overwritten.", who=who, when=when)
+        return row_response(current, next_url, 409, message, conflict=True)
+    except (IllegalTransition, ReasonMissing) as exc:
+        return row_response(record, next_url, 400, status_problem(exc, record, target))
+    if not is_htmx():
+        return redirect(next_url, code=303)
+    return row_response(get_scoped(record.id), next_url)

@@ -1,0 +1,284 @@
+"""What the registry and photo imports share: errors, reasons, tables, jobs.
+
+The imports themselves live in ``services.import_registry`` (CSV/XLSX of
+student records) and ``services.import_photos`` (a ZIP of photos). Both
+return a JSON-able report. A reason in a report is stored as its English
+msgid plus variables (``reason()``) and translated when shown
+(``describe()``), so a report reads in the language of whoever opens it.
+
+``run_job()`` executes an ImportJob in a background thread: its own app
+and request context (for absolute links in mails), its own DB connection.
+"""
+
+import contextlib
+import csv
+import io
+import json
+import os
+import re
+import time
+import unicodedata
+
+from flask import current_app, g, url_for
+from flask_babel import gettext
+from flask_babel.speaklater import LazyString
+from werkzeug.routing import BuildError
+
+from models import ImportJob, db, utcnow
+from services import mail
+
+# Zero-width characters and BOMs that Excel and chat apps leave in headers.
+_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"))
+_DELIMITERS = (",", "\t", ";")
+PROGRESS_INTERVAL = 0.5  # seconds between progress writes of a job
+
+
+def N_(message):
+    """Mark a msgid for extraction (pybabel knows N_) without translating it."""
+    return message
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported; nothing was written."""
+
+    def __init__(self, message, **args):
+        self.reason = reason(message, **args)
+        super().__init__(english(self.reason))
+
+
+def reason(message, **args):
+    """A JSON-able reason: {"msgid": English text, "args": {...}}.
+
+    ``message`` is a msgid or a lazy string from ``lazy_gettext`` (as in
+    IdNumberError and PhotoError); its msgid and variables are kept apart
+    so the text can be translated later, in the reader's language.
+    """
+    if isinstance(message, LazyString) and message._args:
+        return {"msgid": str(message._args[0]), "args": {**message._kwargs, **args}}
+    return {"msgid": str(message), "args": args}
+
+
+def describe(item):
+    """A stored reason in the current language (English outside a request)."""
+    if isinstance(item, str):
+        return item
+    args = item.get("args") or {}
+    return gettext(item["msgid"], **args) if args else gettext(item["msgid"])
+
+
+def english(item):
+    """A stored reason as English text (for logs of the code, never of data)."""
+    args = item.get("args") or {}
+    return item["msgid"] % args if args else item["msgid"]
+
+
+def header_key(text):
+    """A header cell as compared: NFKC, no invisible characters, trimmed, casefolded.
+
+    A trailing "*" (templates mark required columns with it) is dropped too.
+    """
+    text = unicodedata.normalize("NFKC", "" if text is None else str(text)).translate(_INVISIBLE)
+    return text.strip().rstrip("*").strip().casefold()
+
+
+def clean(value):
+    """A cell as trimmed text: NFC-normalised, without invisible characters."""
+    if value is None:
+        return ""
+    return unicodedata.normalize("NFC", str(value)).translate(_INVISIBLE).strip()
+
+
+def decode_text(data):
+    """Bytes of a text table as str: UTF-8 (BOM or not), UTF-16 with BOM, else GBK/GB18030."""
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportFileError(N_("This is not a text (CSV) file."))
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings = ("utf-16",)
+    else:
+        encodings = ("utf-8-sig", "gb18030")
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportFileError(
+        N_("The file could not be read as text in UTF-8 or GBK. Save it again as “CSV UTF-8”.")
+    )
+
+
+def csv_rows(text):
+    """Rows of a CSV text as lists of str; the delimiter is guessed from the first line."""
+    first = text.split("\n", 1)[0]
+    delimiter = max(_DELIMITERS, key=first.count)
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise ImportFileError(N_("The CSV file is malformed: %(problem)s"), problem=str(exc)) from None
+
+
+def find_header(rows, aliases, required, min_known=3, search=10):
+    """Locate the header row among the first ``search`` rows.
+
+    ``aliases`` maps header keys to field names. Returns (row index,
+    {field: column}). Raises ImportFileError when no row has ``min_known``
+    known headers, a field appears twice, or a ``required`` field is missing
+    (``required`` maps field → the header shown in the message).
+    """
+    for index, row in enumerate(rows[:search]):
+        fields = [aliases.get(header_key(cell)) for cell in row]
+        if sum(1 for f in fields if f) < min(min_known, len(required)):
+            continue
+        columns = {}
+        for column, field in enumerate(fields):
+            if field is None:
+                continue
+            if field in columns:
+                raise ImportFileError(
+                    N_("The column “%(column)s” appears twice in the header line."), column=clean(row[column])
+                )
+            columns[field] = column
+        missing = [label for field, label in required.items() if field not in columns]
+        if missing:
+            raise ImportFileError(
+                N_("These required columns are missing from the header line: %(columns)s."),
+                columns=", ".join(missing),
+            )
+        return index, columns
+    raise ImportFileError(
+        N_("No header line found: the first line must name the columns, e.g. %(columns)s."),
+        columns=", ".join(list(required.values())[:4]),
+    )
+
+
+# --- running an import as a job -------------------------------------------
+
+
+def job_context(app):
+    """An app + request context for imports outside a request (CLI, thread).
+
+    Mails queued by an import need absolute links, built from BASE_URL.
+    """
+    return app.test_request_context(base_url=app.config.get("BASE_URL") or "http://localhost")
+
+
+def mail_link(endpoint, **values):
+    """An absolute URL for a mail; the home page if `endpoint` is not (yet) routed."""
+    try:
+        return url_for(endpoint, _external=True, **values)
+    except BuildError:
+        return url_for("auth.home", _external=True)
+
+
+def deliver_queued_mail():
+    """Send what an import queued, as a request would after its response."""
+    if g.get("outbox_dirty") and current_app.config.get("MAIL_SEND_AFTER_REQUEST", True):
+        try:
+            mail.deliver_pending()
+        except Exception:  # the outbox keeps the mail; send-mail retries
+            current_app.logger.exception("outbox delivery after import failed")
+
+
+def _progress_writer(job_id):
+    last = [0.0]
+
+    def progress(done, total):
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_INTERVAL and done < total:
+            return
+        last[0] = now
+        ImportJob.update(done=done, total=total, status="running").where(ImportJob.id == job_id).execute()
+
+    return progress
+
+
+FAILED = N_("The import stopped because of an internal error; the details are in the server log.")
+
+
+def run_job(app, job_id):
+    """Run one ImportJob to its end; meant as a thread's target.
+
+    Stores the report as JSON, or status "failed" with a reason (never a
+    traceback). The uploaded file is deleted afterwards: it holds ID numbers.
+    """
+    with job_context(app):
+        db.connect(reuse_if_open=True)
+        try:
+            job = ImportJob.get_by_id(job_id)
+            values = _execute(app, job)
+            values["finished_at"] = utcnow()
+            ImportJob.update(**values).where(ImportJob.id == job_id).execute()
+            deliver_queued_mail()
+        finally:
+            db.close()
+
+
+def _execute(app, job):
+    """Run the job's import; the ImportJob fields to store at its end."""
+    from services import import_photos, import_registry
+
+    try:
+        ImportJob.update(status="running").where(ImportJob.id == job.id).execute()
+        progress = _progress_writer(job.id)
+        if job.kind == "students":
+            with open(job.path, "rb") as fh:
+                data = fh.read()
+            report = import_registry.import_registry(
+                data,
+                job.filename,
+                dry_run=job.dry_run,
+                actor=job.created_by,
+                progress=progress,
+                link=mail_link,
+            )
+            total = report["counts"]["rows"]
+        else:
+            report = import_photos.import_photos(
+                job.path, actor=job.created_by, progress=progress, link=mail_link, filename=job.filename
+            )
+            total = report["counts"]["files"]
+        report_json = json.dumps(report, ensure_ascii=False)
+        return {"status": "done", "report": report_json, "done": total, "total": total}
+    except ImportFileError as exc:
+        return {"status": "failed", "error": json.dumps(exc.reason, ensure_ascii=False)}
+    except Exception:
+        app.logger.exception("import job %s failed", job.id)
+        return {"status": "failed", "error": json.dumps(reason(FAILED))}
+    finally:
+        _remove(job.path)
+
+
+def _remove(path):
+    with contextlib.suppress(OSError):
+        os.remove(path)
+
+
+def job_error(job):
+    """The failure of a job in the current language."""
+    try:
+        return describe(json.loads(job.error))
+    except (ValueError, TypeError, KeyError):
+        return job.error
+
+
+# --- plain-text reports for the CLI ----------------------------------------
+
+_SPACE = re.compile(r"\s+")
+
+
+def report_lines(report):
+    """The report as lines of text: counts, then every rejected or unmatched item."""
+    counts = " ".join(f"{key}={value}" for key, value in report["counts"].items())
+    lines = [("dry run (nothing written): " if report.get("dry_run") else "") + counts]
+    for name in report.get("colleges_created", []):
+        lines.append(f"new college: {name}")
+    for name in report.get("cohorts_created", []):
+        lines.append(f"new cohort (set its deadlines): {name}")
+    for row in report.get("rejected", []):
+        where = f"line {row['line']}" if "line" in row else row["file"]
+        text = " ".join(describe(item) for item in row.get("reasons") or [row["reason"]])
+        lines.append(f"rejected {where}: {_SPACE.sub(' ', text)}")
+    for row in report.get("unmatched", []):
+        lines.append(f"unmatched {row['file']}: {describe(row['reason'])}")
+    for name in report.get("manifest_missing", []):
+        lines.append(f"in manifest.csv but not in the ZIP: {name}")
+    return lines
