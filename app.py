@@ -50,6 +50,14 @@ DEFAULTS = {
     "BABEL_DEFAULT_LOCALE": "zh_CN",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
     "LANGUAGES": ["zh_CN", "en"],
+    # Name of the institution as the photo collection writes it (学校); photos
+    # whose manifest names another school stay unmatched. Empty: not checked.
+    "INSTITUTION_NAME": "",
+    "PHOTO_DIR": "",  # empty: instance/photos
+    "ID_IMAGE_DIR": "",  # empty: instance/id-images
+    "ID_IMAGE_RETENTION_DAYS": 30,
+    "IMPORT_MAX_BYTES": 2 * 1024**3,
+    "IMPORT_WORKERS": 0,  # 0: one process per CPU
     "ACTIVATION_HOURS": 48,
     "RESET_MINUTES": 30,
     "RESEND_MINUTES": 5,
