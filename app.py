@@ -117,6 +117,9 @@ def create_app(test_config=None):
 
     app.register_blueprint(staff.bp)
     app.register_blueprint(staff_records.bp)
+    from blueprints import admin_manage
+
+    app.register_blueprint(admin_manage.bp)
 
     import cli
 

@@ -34,11 +34,11 @@ def free_port():
 
 def prepare(instance):
     """A database with one linked student (record + photo); returns a session cookie."""
-    from app import create_app
-    from tests.factories import login, make_photo, make_record, make_user, with_realname
-    from tests.conftest import ClosingClient
     import models
+    from app import create_app
     from services import matching
+    from tests.conftest import ClosingClient
+    from tests.factories import login, make_photo, make_record, make_user, with_realname
 
     app = create_app(env_config(instance))
     app.test_client_class = ClosingClient

@@ -1,0 +1,281 @@
+"""Admin management (DESIGN.md "Staff and admin"): cohorts, and what the
+other admin_manage_* modules share.
+
+Cohorts and colleges edit in place: "edit" swaps the row's form in (htmx) or shows
+the page with that row open (no JavaScript); a valid POST returns the row,
+or redirects to the list with 303. Colleges are in admin_manage_colleges.py,
+staff accounts and invitations in admin_manage_staff.py, the mail outbox
+and the audit log in admin_manage_logs.py; all share this blueprint.
+"""
+
+import datetime
+import functools
+import re
+import zoneinfo
+
+from flask import Blueprint, abort, flash, make_response, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from peewee import JOIN, IntegrityError, fn
+from wtforms import StringField
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.widgets import DateInput
+
+from blueprints.forms import REQUIRED
+from blueprints.web import Form, client_ip, is_htmx, redirect_to, render, role_required
+from models import AuditEvent, Cohort, Record, db
+
+bp = Blueprint("manage", __name__, url_prefix="/admin")
+
+PAGE_SIZE = 50
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+TOO_LONG = _l("At most %(max)d characters.")
+PHASES = {
+    "open": _l("open for confirmation"),
+    "closed": _l("closed until the re-check"),
+    "recheck": _l("re-check window"),
+    "over": _l("over"),
+}
+
+
+def admin_view(view):
+    """Logged in (else → login) and admin (else 404)."""
+    return login_required(role_required("admin")(view))
+
+
+def actor():
+    return current_user._get_current_object()
+
+
+def fragment(template, status=200, **ctx):
+    """A repeated unit (a table row) rendered alone for htmx."""
+    response = make_response(render_template(template, **ctx), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def page_arg():
+    value = request.args.get("page", "")
+    return max(1, int(value)) if value.isdigit() else 1
+
+
+def page_count(total):
+    return max(1, -(-total // PAGE_SIZE))
+
+
+def stripped(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+@bp.context_processor
+def _labels():
+    return {"phase_labels": PHASES}
+
+
+# -- forms ------------------------------------------------------------------------
+
+
+class IsoDateField(StringField):
+    """A date typed or picked as YYYY-MM-DD, with our own message when it is not one."""
+
+    widget = DateInput()
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        if not valuelist:
+            return
+        text = valuelist[0].strip()
+        if not text:
+            raise ValueError(REQUIRED)
+        try:
+            if not ISO_DATE.fullmatch(text):
+                raise ValueError(text)
+            self.data = datetime.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(_l("Enter a date as YYYY-MM-DD, e.g. 2027-03-17.")) from None
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return self.data.isoformat() if self.data else ""
+
+
+@functools.cache
+def time_zones():
+    return frozenset(zoneinfo.available_timezones())
+
+
+class CohortForm(Form):
+    name = StringField(
+        _l("Name"),
+        validators=[DataRequired(REQUIRED), Length(max=32, message=TOO_LONG)],
+        filters=[stripped],
+        description=_l("e.g. 2027届"),
+    )
+    confirm_deadline = IsoDateField(
+        _l("Confirmation deadline"),
+        validators=[InputRequired(REQUIRED)],
+        description=_l("The last day students can confirm or file a correction."),
+    )
+    recheck_start = IsoDateField(_l("Re-check from"), validators=[InputRequired(REQUIRED)])
+    recheck_end = IsoDateField(_l("Re-check until"), validators=[InputRequired(REQUIRED)])
+    timezone = StringField(
+        _l("Time zone"),
+        default="Asia/Shanghai",
+        validators=[DataRequired(REQUIRED), Length(max=64, message=TOO_LONG)],
+        filters=[stripped],
+        description=_l("The dates are days in this time zone (IANA name, e.g. Asia/Shanghai)."),
+    )
+
+    def validate_timezone(self, field):
+        if field.data not in time_zones():
+            raise ValidationError(_l("Unknown time zone; use an IANA name such as Asia/Shanghai."))
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        deadline, start, end = self.confirm_deadline.data, self.recheck_start.data, self.recheck_end.data
+        if start and end and start > end:
+            self.recheck_end.errors.append(_l("The re-check window cannot end before it starts."))
+            ok = False
+        if deadline and start and deadline >= start:
+            self.recheck_start.errors.append(_l("The re-check window must start after the deadline."))
+            ok = False
+        return ok
+
+
+COHORT_FIELDS = ("name", "confirm_deadline", "recheck_start", "recheck_end", "timezone")
+
+
+# -- saving with the audit event -------------------------------------------------------
+
+
+def changes_of(obj, form, names):
+    """{field: (old, new)} for the fields the form changes."""
+    found = {}
+    for name in names:
+        old, new = getattr(obj, name), form[name].data
+        if old != new:
+            found[name] = (old, new)
+    return found
+
+
+def describe(changes):
+    return "; ".join(f"{name}: {old} → {new}" for name, (old, new) in changes.items())
+
+
+def save(model, form, names, obj=None):
+    """Create or update from a valid form, with its audit event; False on a duplicate."""
+    kind = model.__name__.lower()
+    try:
+        with db.atomic():
+            if obj is None:
+                values = {name: form[name].data for name in names}
+                obj = model.create(**values)
+                reason = "; ".join(f"{n}: {v}" for n, v in values.items())
+                AuditEvent.log(f"{kind}.create", actor=actor(), target=obj, ip=client_ip(), reason=reason)
+            else:
+                changes = changes_of(obj, form, names)
+                if changes:
+                    model.update({n: new for n, (_old, new) in changes.items()}).where(
+                        model.id == obj.id
+                    ).execute()
+                    AuditEvent.log(
+                        f"{kind}.update", actor=actor(), target=obj, ip=client_ip(), reason=describe(changes)
+                    )
+    except IntegrityError:
+        return False
+    return True
+
+
+# -- cohorts ------------------------------------------------------------------------
+
+
+def cohort_rows():
+    """Cohorts with their record counts (one query)."""
+    return (
+        Cohort.select(Cohort, fn.COUNT(Record.id).alias("record_count"))
+        .join(Record, JOIN.LEFT_OUTER, on=(Record.cohort == Cohort.id))
+        .group_by(Cohort)
+        .order_by(Cohort.confirm_deadline.desc(), Cohort.id.desc())
+    )
+
+
+def cohort_row(cohort_id):
+    row = cohort_rows().where(Cohort.id == cohort_id).first()
+    if row is None:
+        abort(404)
+    return row
+
+
+def cohorts_page(status=200, form=None, editing=None, edit_form=None):
+    return render(
+        "manage/cohorts.html",
+        status=status,
+        cohorts=list(cohort_rows()),
+        form=form or CohortForm(formdata=None),
+        editing=editing,
+        edit_form=edit_form,
+    )
+
+
+@bp.get("/cohorts")
+@admin_view
+def cohorts():
+    """Cohorts with their deadlines, phase and number of records."""
+    return cohorts_page()
+
+
+@bp.post("/cohorts")
+@admin_view
+def create_cohort():
+    """Add a cohort."""
+    form = CohortForm()
+    if form.validate_on_submit():
+        if save(Cohort, form, COHORT_FIELDS):
+            flash(_("Cohort %(name)s added.", name=form.name.data), "success")
+            return redirect_to("manage.cohorts")
+        form.name.errors.append(_("A cohort with this name already exists."))
+    return cohorts_page(400, form=form)
+
+
+@bp.get("/cohorts/<int:cohort_id>/edit")
+@admin_view
+def edit_cohort(cohort_id):
+    """The row as a form: alone for htmx, inside the page otherwise."""
+    cohort = cohort_row(cohort_id)
+    form = CohortForm(obj=cohort)
+    if is_htmx():
+        return fragment("manage/_cohort_row.html", c=cohort, row_form=form)
+    return cohorts_page(editing=cohort.id, edit_form=form)
+
+
+@bp.get("/cohorts/<int:cohort_id>")
+@admin_view
+def cohort(cohort_id):
+    """The row as shown (htmx "cancel"); without htmx, the list."""
+    if not is_htmx():
+        return redirect_to("manage.cohorts")
+    return fragment("manage/_cohort_row.html", c=cohort_row(cohort_id), row_form=None)
+
+
+@bp.post("/cohorts/<int:cohort_id>")
+@admin_view
+def update_cohort(cohort_id):
+    """Save a cohort's name, deadlines and time zone."""
+    found = cohort_row(cohort_id)
+    form = CohortForm()
+    if form.validate_on_submit():
+        if save(Cohort, form, COHORT_FIELDS, obj=found):
+            if is_htmx():
+                return fragment("manage/_cohort_row.html", c=cohort_row(cohort_id), row_form=None)
+            flash(_("Cohort %(name)s saved.", name=form.name.data), "success")
+            return redirect_to("manage.cohorts")
+        form.name.errors.append(_("A cohort with this name already exists."))
+    if is_htmx():
+        return fragment("manage/_cohort_row.html", status=400, c=found, row_form=form)
+    return cohorts_page(400, editing=found.id, edit_form=form)
+
+
+# The other pages of this blueprint register their routes on `bp`.
+from blueprints import admin_manage_colleges, admin_manage_logs, admin_manage_staff  # noqa: E402, F401
