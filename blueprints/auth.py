@@ -34,12 +34,19 @@ TOKEN_PROBLEMS = {
 }
 LOGIN_PROBLEMS = {
     "invalid": _l("E-mail or password is wrong."),
-    "locked": _l(
-        "Too many failed attempts. Logging in with this e-mail is blocked for "
-        "15 minutes. You can reset your password meanwhile."
-    ),
     "disabled": _l("This account has been disabled. Please contact your college office."),
 }
+
+
+def login_problem(problem):
+    """The message for a refused login, in the user's language."""
+    if problem == "locked":
+        return _(
+            "Too many failed attempts. Logging in with this e-mail is blocked for "
+            "%(minutes)d minutes. You can reset your password meanwhile.",
+            minutes=current_app.config["LOCKOUT_MINUTES"],
+        )
+    return LOGIN_PROBLEMS[problem]
 
 
 def limit(key):
@@ -237,7 +244,7 @@ def login():
             next_url = safe_next(request.args.get("next"))
             start_session(user, remember=form.remember.data)
             return redirect(next_url, code=303)
-        error = LOGIN_PROBLEMS[problem]
+        error = login_problem(problem)
     status = 400 if error else 200
     return render("auth/login.html", status=status, form=form, error=error)
 

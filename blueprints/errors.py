@@ -11,8 +11,8 @@ MESSAGES = {
     400: (_l("Bad request"), _l("The request could not be understood. Please go back and try again.")),
     403: (_l("Not allowed"), _l("You are not allowed to do this.")),
     404: (_l("Page not found"), _l("This page does not exist or is not yours to see.")),
-    405: (_l("Not allowed"), _l("This address does not accept that kind of request.")),
-    409: (_l("Changed meanwhile"), _l("Someone changed this in the meantime. Please reload.")),
+    405: (_l("Not allowed"), _l("This page does not accept that kind of request.")),
+    409: (_l("Changed in the meantime"), _l("Someone changed this in the meantime. Please reload.")),
     413: (_l("File too large"), _l("The upload is larger than allowed. Please send a smaller file.")),
     429: (
         _l("Too many requests"),

@@ -366,7 +366,7 @@ def set_status(record_id):
         current = get_scoped(record.id)
         who = current.changed_by.email if current.changed_by_id else _("the system")
         when = format_datetime(current.changed_at, "yyyy-MM-dd HH:mm")
-        message = _("Changed meanwhile by %(who)s at %(when)s. Nothing was overwritten.", who=who, when=when)
+        message = _("Changed in the meantime by %(who)s at %(when)s. Nothing was overwritten.", who=who, when=when)
         return row_response(current, next_url, 409, message, conflict=True)
     except (IllegalTransition, ReasonMissing) as exc:
         return row_response(record, next_url, 400, status_problem(exc, record, target))

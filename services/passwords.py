@@ -40,7 +40,7 @@ def problems(password, email="", id_number=""):
         found.append(_l("This password is one of the most common ones; choose another."))
     local = email.split("@", 1)[0].lower() if email else ""
     if len(local) >= 3 and local in lowered:
-        found.append(_l("The password must not contain your e-mail name."))
+        found.append(_l("The password must not contain the part of your e-mail address before the @."))
     if id_number and len(id_number) >= 6 and id_number.lower() in lowered:
         found.append(_l("The password must not contain your ID number."))
     return found

@@ -61,9 +61,9 @@ CORNER_TOLERANCE = 30
 
 COMPLIANCE_REASONS = {
     "dimensions": _l("The photo must be 480 × 640 pixels (width × height, 3:4)."),
-    "file_size": _l("As a JPEG for the national registration the photo must be 20–40 KB."),
+    "file_size": _l("For the national registration, the photo must be a JPEG file of 20–40 KB."),
     "background": _l("The background must be light blue, white or light grey."),
-    "background_uneven": _l("The background must be even: its two top corners differ."),
+    "background_uneven": _l("The background must be one even colour: the two top corners of the photo differ."),
 }
 
 

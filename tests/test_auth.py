@@ -116,7 +116,7 @@ def test_existing_address_gets_same_page_and_owner_is_told(app, smtp, db):
         ({"password": "short12", "confirm": "short12"}, "at least 8"),
         ({"password": "x" * 65, "confirm": "x" * 65}, "at most 64"),
         ({"password": "password123", "confirm": "password123"}, "most common"),
-        ({"password": "new.student!2026", "confirm": "new.student!2026"}, "e-mail name"),
+        ({"password": "new.student!2026", "confirm": "new.student!2026"}, "before the @"),
         ({"confirm": "something else entirely"}, "differ"),
         ({"accept_terms": ""}, "terms of service"),
         ({"email": "not-an-address"}, "valid e-mail"),

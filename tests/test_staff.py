@@ -127,7 +127,7 @@ def test_concurrent_change_returns_current_row_and_overwrites_nothing(staff_a, w
     r = toggle(staff_a, record, "confirmed_offline", version=drawn, reason="mine", htmx=True)
     body = html(r)
     assert r.status_code == 409 and "<html" not in body
-    assert "Changed meanwhile by other.a@example.edu" in body and "Nothing was overwritten" in body
+    assert "Changed in the meantime by other.a@example.edu" in body and "Nothing was overwritten" in body
     assert 'class="conflict"' in body and "Confirmed offline" in body
     assert f'name="version" value="{before.version}"' in body  # the row now carries the current version
     after = models.Record.get_by_id(record.id)
@@ -139,7 +139,7 @@ def test_concurrent_change_returns_current_row_and_overwrites_nothing(staff_a, w
 def test_conflict_without_javascript_is_a_409_page(staff_a, world):
     record = make_record(college=world[0], status="pending")
     r = toggle(staff_a, record, "confirmed_offline", version=record.version + 5, reason="x")
-    assert r.status_code == 409 and "<html" in html(r) and "Changed meanwhile" in html(r)
+    assert r.status_code == 409 and "<html" in html(r) and "Changed in the meantime" in html(r)
 
 
 def test_confirmed_offline_needs_a_reason(staff_a, world):
