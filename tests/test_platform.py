@@ -307,7 +307,7 @@ def test_404_page(client):
 
 
 def test_405_page_keeps_allow_header(client):
-    r = assert_error(client, "get", "/logout", 405, "该网址不支持此类请求", "does not accept that kind")
+    r = assert_error(client, "get", "/logout", 405, "不支持", "does not accept that kind")
     assert "POST" in r.headers["Allow"]
     assert "POST" in client.get("/logout").headers["Allow"]
 
