@@ -67,15 +67,10 @@ def seed_demo(if_empty, size):
     )
 
 
-@click.command("create-admin")
-@with_appcontext
-@click.argument("email")
-@click.password_option()
-def create_admin(email, password):
-    """Create an activated admin account (asks for the password)."""
+def _create_account(email, password, role, college=None, reason="cli"):
+    """An activated account made from the command line, with the web's password rules."""
     from services import accounts, passwords
 
-    models.db.connect(reuse_if_open=True)
     email = accounts.normalize_email(email)
     problems = passwords.problems(password, email)
     if problems:
@@ -86,11 +81,23 @@ def create_admin(email, password):
         user = models.User.create(
             email=email,
             password_hash=passwords.hash_password(password),
-            role="admin",
+            role=role,
+            college=college,
             activated_at=models.utcnow(),
         )
-        models.AuditEvent.log("admin.create", target=user, reason="cli")
-    click.echo(f"admin {email} created")
+        models.AuditEvent.log(f"{role}.create", target=user, reason=reason)
+    return user
+
+
+@click.command("create-admin")
+@with_appcontext
+@click.argument("email")
+@click.password_option()
+def create_admin(email, password):
+    """Create an activated admin account (asks for the password)."""
+    models.db.connect(reuse_if_open=True)
+    user = _create_account(email, password, "admin")
+    click.echo(f"admin {user.email} created")
 
 
 @click.command("create-staff")
@@ -100,31 +107,13 @@ def create_admin(email, password):
 @click.password_option()
 def create_staff(email, code, password):
     """Create an activated staff account of one college (asks for the password)."""
-    from services import accounts, passwords
-
     models.db.connect(reuse_if_open=True)
     college = models.College.get_or_none(models.College.code == code.strip())
     if college is None:
-        codes = (
-            ", ".join(c.code for c in models.College.select().order_by(models.College.code)) or "(none yet)"
-        )
+        codes = ", ".join(c.code for c in models.College.select().order_by(models.College.code)) or "(none yet)"
         raise click.ClickException(f"no college with code {code!r}; known codes: {codes}")
-    email = accounts.normalize_email(email)
-    problems = passwords.problems(password, email)
-    if problems:
-        raise click.ClickException(" ".join(str(p) for p in problems))
-    if models.User.by_email(email):
-        raise click.ClickException(f"an account with {email} exists already")
-    with models.db.atomic():
-        user = models.User.create(
-            email=email,
-            password_hash=passwords.hash_password(password),
-            role="staff",
-            college=college,
-            activated_at=models.utcnow(),
-        )
-        models.AuditEvent.log("staff.create", target=user, reason=f"cli, college {college.code}")
-    click.echo(f"staff {email} of {college.name} ({college.code}) created")
+    user = _create_account(email, password, "staff", college, reason=f"cli, college {college.code}")
+    click.echo(f"staff {user.email} of {college.name} ({college.code}) created")
 
 
 @click.command("send-mail")
