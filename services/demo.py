@@ -44,7 +44,18 @@ from models import (
     db,
     utcnow,
 )
-from services import demo_names, idcard, matching, passwords, photos, photostore, records, regions, requests
+from services import (
+    demo_names,
+    demo_requests,
+    idcard,
+    matching,
+    passwords,
+    photos,
+    photostore,
+    records,
+    regions,
+    requests,
+)
 
 DOMAIN = "demo.example.edu"
 ADMIN_PASSWORD = "Proof-Reading-42"  # noqa: S105 (public demo login)
@@ -587,6 +598,22 @@ def _write(rng, people, photo_rows, year, today, now):
     for person in people:
         record = by_no[person.student_no]
         _play(rng, person, record, users.get(person.student_no), staff[record.college_id], late)
+    free = (
+        Record.select()
+        .where(
+            (Record.status == "unregistered")
+            & Record.account.is_null()
+            & (Record.cohort == cohort)
+            & (Record.college == colleges["cs"])
+            & (Record.id_type == idcard.RESIDENT)
+            & Record.photo.is_null(False)
+            & Record.student_no.not_in([p.student_no for p in by_demo.values()])
+        )
+        .order_by(Record.id)
+        .limit(2)
+    )
+    emails, request_guide = demo_requests.seed_open_requests(rng, *free, DOMAIN, student_hash, now)
+    logins += [Login("student", email, STUDENT_PASSWORD) for email in emails]
     _backdate(rng, people, by_no, users, first_event, first_mail, now)
     AuditEvent.log("demo.seed", reason=f"{len(people)} synthetic records")
 
@@ -604,7 +631,9 @@ def _write(rng, people, photo_rows, year, today, now):
     }
     statuses = Record.select(Record.status, fn.COUNT(Record.id)).group_by(Record.status).tuples()
     counts.update({f"status_{status}": n for status, n in statuses})
-    return DemoSeed(logins, _guide(by_demo, realname, cohort, colleges), realname, counts, 0.0)
+    guide = _guide(by_demo, realname, cohort, colleges)
+    guide[-1:-1] = request_guide
+    return DemoSeed(logins, guide, realname, counts, 0.0)
 
 
 def _typed(person, name=None):

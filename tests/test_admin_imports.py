@@ -18,6 +18,7 @@ ADMIN = "admin@example.edu"
 
 @pytest.fixture
 def admin(client, db):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     make_user(ADMIN, role="admin")
     login(client, ADMIN)
     return client

@@ -202,7 +202,7 @@ def test_printed_logins_log_in(app, small):
     logins = list(small)
     assert [role for role, _e, _p in logins].count("staff") == 4
     assert ("admin", f"admin@{demo.DOMAIN}", "Proof-Reading-42") in logins
-    assert sum(1 for role, _e, _p in logins if role == "student") == 8
+    assert sum(1 for role, _e, _p in logins if role == "student") == 11
     for _role, email, password in logins:
         response = login(app.test_client(), email, password)
         assert response.status_code == 303, email
@@ -306,3 +306,19 @@ def test_small_seed_on_postgres(pg_app):
     with pytest.raises(demo.DemoDataExists):
         seed(pg_app, models, "small")
     assert login(pg_app.test_client(), f"student02@{demo.DOMAIN}", demo.STUDENT_PASSWORD).status_code == 303
+
+
+def test_demo_has_open_id_change_request_and_dispute(app, db, small):
+    from services import idimages
+
+    open_requests = list(db.Request.select().where(db.Request.status == "open"))
+    kinds = {r.kind for r in open_requests}
+    assert {"correction", "id_change", "id_dispute"} <= kinds
+    with app.app_context():
+        for r in open_requests:
+            if r.kind != "correction":
+                assert os.path.getsize(idimages.path(r.image_key)) > 10_000
+    dispute = next(r for r in open_requests if r.kind == "id_dispute")
+    assert dispute.record.account_id is None and dispute.record.status == "unregistered"
+    change = next(r for r in open_requests if r.kind == "id_change")
+    assert change.college.code == "cs" and change.user.id_number != change.id_number

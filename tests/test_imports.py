@@ -13,6 +13,7 @@ import zipfile
 
 import openpyxl
 import pytest
+from flask_babel import force_locale
 from PIL import Image
 
 import models
@@ -448,7 +449,8 @@ def test_photo_zip_matching_rejections_and_reimport(ctx):
     assert photo_of(people[2]["student_no"]) is None
     kept = models.Photo.get(models.Photo.src_filename == "p2.jpg")
     assert kept.unmatched_reason.startswith("name_mismatch: ") and kept.src_name == people[2]["name"] + "错"
-    assert import_photos.describe_unmatched(kept.unmatched_reason) == import_photos.UNMATCHED["name_mismatch"]
+    with force_locale("en"):
+        assert import_photos.describe_unmatched(kept.unmatched_reason) == import_photos.UNMATCHED["name_mismatch"]
     # The EXIF-rotated picture was stored upright: red top-left, green bottom-right.
     master = Image.open(io.BytesIO(photostore.read(photo_of(people[4]["student_no"]).key, "master")))
     assert master.size == (480, 640) and not master.getexif()
