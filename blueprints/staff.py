@@ -6,8 +6,6 @@ exactly what the table shows.
 """
 
 import datetime
-from collections import Counter
-from itertools import islice
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -27,14 +25,12 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from markupsafe import escape
-from peewee import JOIN
 
 from blueprints.forms import ButtonForm
 from blueprints.staff_records import (
     Filters,
     _row_globals,
     apply,
-    change_status,
     ordered,
     page_context,
     scoped,
@@ -49,18 +45,14 @@ from models import (
     Cohort,
     College,
     CorrectionItem,
-    IllegalTransition,
-    OutboxMail,
     Record,
     Request,
-    StaleRecord,
-    User,
     db,
     utcnow,
 )
 from services import dashboard as board
-from services import exports, mail
-from services.dashboard import DONE, STATUS_LABELS
+from services import exports, staff_actions
+from services.dashboard import STATUS_LABELS
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 bp.context_processor(_row_globals)
@@ -86,13 +78,6 @@ STATUS_SKIPS = {
 def staff_scope():
     """None for admins (every college), the staff member's college id otherwise (0: none)."""
     return None if current_user.role == "admin" else (current_user.college_id or 0)
-
-
-def batched(items, size):
-    """Chunks of at most `size` (itertools.batched is Python 3.12+)."""
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 @bp.get("/")
@@ -135,99 +120,6 @@ def selected_ids(f):
     wanted = {int(v) for v in request.form.getlist("ids") if v.isdigit()}
     found = [i for (i,) in scoped(Record.select(Record.id).where(Record.id.in_(list(wanted)))).tuples()]
     return sorted(found), len(wanted) - len(found)
-
-
-def day_start(cohort, now):
-    """Midnight of the cohort's local today, as naive UTC."""
-    midnight = datetime.datetime.combine(cohort.local_today(now), datetime.time(), ZoneInfo(cohort.timezone))
-    return midnight.astimezone(datetime.UTC).replace(tzinfo=None)
-
-
-def remind_problem(record, cohort, reminded_at, now):
-    if record.status in DONE:
-        return "confirmed"
-    if record.account_id is None:
-        return "no_account"
-    if record.status == "correction_requested":
-        return "correction"
-    phase = cohort.phase(now)
-    if phase in ("closed", "over") or (phase == "recheck" and record.status != "corrected"):
-        return "deadline"
-    if record.account.disabled:
-        return "disabled"
-    if reminded_at is not None and reminded_at >= day_start(cohort, now):
-        return "reminded"
-    return None
-
-
-def send_reminders(ids, actor, ip):
-    """One reminder per student and local day, to linked students who have not confirmed."""
-    done, skipped, now = 0, Counter(), utcnow()
-    since = now - datetime.timedelta(days=2)  # covers "today" in any time zone
-    link = external_url("record.index")
-    for chunk in batched(ids, CHUNK):
-        query = (
-            Record.select(Record, Cohort, College, User)
-            .join_from(Record, Cohort)
-            .join_from(Record, College)
-            .join_from(Record, User, JOIN.LEFT_OUTER, on=(Record.account == User.id))
-            .where(Record.id.in_(chunk))
-        )
-        # Read the outbox inside the (immediate) transaction: two staff members
-        # reminding at once cannot both see "not reminded yet".
-        with db.atomic():
-            chunk_records = list(query)
-            accounts = [r.account_id for r in chunk_records if r.account_id]
-            last = OutboxMail.select(OutboxMail.user, OutboxMail.created_at).where(
-                (OutboxMail.kind == "reminder")
-                & OutboxMail.user.in_(accounts)
-                & (OutboxMail.created_at >= since)
-            )
-            reminded = {}
-            for user_id, at in last.tuples():
-                reminded[user_id] = max(at, reminded.get(user_id, at))
-            for record in chunk_records:
-                problem = remind_problem(record, record.cohort, reminded.get(record.account_id), now)
-                if problem:
-                    skipped[problem] += 1
-                    continue
-                user = record.account
-                mail.queue(
-                    user.email,
-                    "reminder",
-                    _l("Please check and confirm your graduation record"),
-                    locale=user.locale,
-                    user=user,
-                    name=record.name,
-                    deadline=record.cohort.confirm_deadline.isoformat(),
-                    days=max(0, record.cohort.days_left(now)),
-                    office=record.college.office_contact,
-                    link=link,
-                )
-                reminded[user.id] = now
-                AuditEvent.log("record.remind", actor=actor, target=record, ip=ip)
-                done += 1
-    return done, skipped
-
-
-def bulk_status(ids, target, reason, actor, ip):
-    """The toggle's rules on many records; each change is its own transaction."""
-    done, skipped = 0, Counter()
-    for chunk in batched(ids, CHUNK):
-        for record in Record.select().where(Record.id.in_(chunk)).order_by(Record.id):
-            if record.status == target:
-                skipped["same"] += 1
-                continue
-            try:
-                with db.atomic():
-                    change_status(record, target, actor, reason, ip)
-            except IllegalTransition:
-                skipped[f"illegal:{record.status}"] += 1
-            except StaleRecord:
-                skipped["stale"] += 1
-            else:
-                done += 1
-    return done, skipped
 
 
 def skip_text(skipped, labels):
@@ -281,11 +173,11 @@ def bulk():
         return bulk_response(f, next_url, _("Please select at least one record."), "error", 400)
     actor = current_user._get_current_object()
     if action == "remind":
-        done, skipped = send_reminders(ids, actor, client_ip())
+        done, skipped = staff_actions.send_reminders(ids, actor, client_ip(), external_url)
         message = _("Reminders sent: %(num)d.", num=done)
         labels = REMIND_SKIPS
     else:
-        done, skipped = bulk_status(ids, action, reason, actor, client_ip())
+        done, skipped = staff_actions.bulk_status(ids, action, reason, actor, client_ip(), external_url)
         message = _("Status set to “%(status)s”: %(num)d.", status=STATUS_LABELS[action], num=done)
         labels = STATUS_SKIPS
     if not_found:

@@ -18,7 +18,6 @@ from peewee import JOIN
 from blueprints.forms import ButtonForm
 from blueprints.web import client_ip, college_scope, external_url, is_htmx, render, role_required, safe_next
 from models import (
-    REASON_REQUIRED,
     STAFF_TRANSITIONS,
     STATUSES,
     AuditEvent,
@@ -32,10 +31,9 @@ from models import (
     StaleRecord,
     User,
     db,
-    utcnow,
 )
-from services import idcard, matching, photos, records
-from services.dashboard import DONE, STATUS_LABELS
+from services import idcard, matching, photos, records, staff_actions
+from services.dashboard import STATUS_LABELS
 
 bp = Blueprint("staff_records", __name__, url_prefix="/staff")
 
@@ -301,43 +299,9 @@ def row(record_id):
     return row_response(record, safe_next(request.args.get("next"), "staff_records.index"))
 
 
-class ReasonMissing(ValueError):
-    """Confirmed offline (etc.) needs a reason."""
-
-
-def change_status(record, target, actor, reason="", ip="", expected_version=None):
-    """Apply a staff status change with its side effects. Call inside a transaction.
-
-    Raises StaleRecord (the version differs), IllegalTransition (not a staff
-    transition from here) or ReasonMissing.
-    """
-    if expected_version is not None and record.version != expected_version:
-        raise StaleRecord(f"record {record.id} changed meanwhile")
-    if target not in STAFF_TRANSITIONS.get(record.status, ()):
-        raise IllegalTransition(record.status, target)
-    reason = (reason or "").strip()
-    if target in REASON_REQUIRED and not reason:
-        raise ReasonMissing(target)
-    leaving = record.status in DONE and target not in DONE
-    if record.status == "confirmed" and target == "pending":
-        # void() moves confirmed → pending itself and tells the student to check again.
-        records.void(record, reason or "set back to pending by staff", actor=actor, ip=ip, link=external_url)
-        return record
-    record.transition(target, actor=actor, reason=reason, ip=ip, expected_version=record.version)
-    if leaving:
-        Confirmation.update(void_at=utcnow(), void_reason=reason or f"status set to {target}").where(
-            (Confirmation.record == record) & Confirmation.void_at.is_null()
-        ).execute()
-    if target == "confirmed_offline":
-        Confirmation.create(
-            record=record, user=actor, kind="offline", ip=ip, fingerprint=records.fingerprint(record)
-        )
-    return record
-
-
 def status_problem(exc, record, target):
     """A message for a refused status change."""
-    if isinstance(exc, ReasonMissing):
+    if isinstance(exc, staff_actions.ReasonMissing):
         return _("Please give a reason for “%(status)s”.", status=STATUS_LABELS.get(target, target))
     return _(
         "The status cannot change from “%(old)s” to “%(new)s”.",
@@ -361,14 +325,18 @@ def set_status(record_id):
     try:
         with db.atomic():
             fresh = Record.get_by_id(record.id)
-            change_status(fresh, target, actor, request.form.get("reason", ""), client_ip(), expected)
+            staff_actions.change_status(
+                fresh, target, actor, request.form.get("reason", ""), client_ip(), expected, link=external_url
+            )
     except StaleRecord:
         current = get_scoped(record.id)
         who = current.changed_by.email if current.changed_by_id else _("the system")
         when = format_datetime(current.changed_at, "yyyy-MM-dd HH:mm")
-        message = _("Changed in the meantime by %(who)s at %(when)s. Nothing was overwritten.", who=who, when=when)
+        message = _(
+            "Changed in the meantime by %(who)s at %(when)s. Nothing was overwritten.", who=who, when=when
+        )
         return row_response(current, next_url, 409, message, conflict=True)
-    except (IllegalTransition, ReasonMissing) as exc:
+    except (IllegalTransition, staff_actions.ReasonMissing) as exc:
         return row_response(record, next_url, 400, status_problem(exc, record, target))
     if not is_htmx():
         return redirect(next_url, code=303)
