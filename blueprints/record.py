@@ -35,7 +35,9 @@ def record_page(record, form=None, status=200):
         record=record,
         rows=records.display(record),
         form=form or ConfirmForm(shown=records.fingerprint(record)),
-        confirmation=records.active_confirmation(record),
+        confirmation=records.active_confirmation(record)
+        if record.status in ("confirmed", "confirmed_offline")
+        else None,
         problem=records.can_confirm(record),
         phase=record.cohort.phase(),
     )
