@@ -407,6 +407,9 @@ class ImportJob(BaseModel):
     error = TextField(default="")
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
+    # Heartbeat: set with every progress write, so a job whose process died
+    # (a server restart) can be told from one that is still working.
+    updated_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
 
 

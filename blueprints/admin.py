@@ -159,6 +159,7 @@ def import_job(job_id):
     job = ImportJob.get_or_none(ImportJob.id == job_id)
     if job is None:
         abort(404)
+    job = imports.mark_if_interrupted(job)
     report = json.loads(job.report) if job.report else None
     return render(
         "admin/import_job.html",

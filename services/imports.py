@@ -12,6 +12,7 @@ and request context (for absolute links in mails), its own DB connection.
 
 import contextlib
 import csv
+import datetime
 import io
 import json
 import os
@@ -186,12 +187,31 @@ def _progress_writer(job_id):
         if now - last[0] < PROGRESS_INTERVAL and done < total:
             return
         last[0] = now
-        ImportJob.update(done=done, total=total, status="running").where(ImportJob.id == job_id).execute()
+        ImportJob.update(done=done, total=total, status="running", updated_at=utcnow()).where(
+            ImportJob.id == job_id
+        ).execute()
 
     return progress
 
 
 FAILED = N_("The import stopped because of an internal error; the details are in the server log.")
+
+
+STALE_AFTER = datetime.timedelta(minutes=15)
+INTERRUPTED = N_("The import was interrupted (the server was restarted?). Please upload the file again.")
+
+
+def mark_if_interrupted(job, now=None):
+    """A queued/running job without a heartbeat for 15 minutes failed; returns the job."""
+    now = now or utcnow()
+    last = job.updated_at or job.created_at
+    if job.status in ("queued", "running") and last < now - STALE_AFTER:
+        ImportJob.update(status="failed", error=json.dumps(reason(INTERRUPTED)), finished_at=now).where(
+            (ImportJob.id == job.id) & ImportJob.status.in_(["queued", "running"])
+        ).execute()
+        _remove(job.path)
+        job = ImportJob.get_by_id(job.id)
+    return job
 
 
 def run_job(app, job_id):
@@ -217,7 +237,7 @@ def _execute(app, job):
     from services import import_photos, import_registry
 
     try:
-        ImportJob.update(status="running").where(ImportJob.id == job.id).execute()
+        ImportJob.update(status="running", updated_at=utcnow()).where(ImportJob.id == job.id).execute()
         progress = _progress_writer(job.id)
         if job.kind == "students":
             with open(job.path, "rb") as fh:

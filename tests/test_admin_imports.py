@@ -1,5 +1,6 @@
 """The admin import page: uploads, background jobs, progress polling, reports."""
 
+import datetime
 import io
 import json
 import re
@@ -189,3 +190,14 @@ def test_photo_zip_upload(admin):
     assert models.Record.get(models.Record.student_no == p["student_no"]).photo_id is not None
     # The upload itself is deleted once imported: it holds ID numbers and photos.
     assert not any((__import__("os").path.exists(j.path)) for j in models.ImportJob.select())
+
+
+def test_job_cut_off_by_a_restart_is_reported_as_interrupted(admin):
+    job = models.ImportJob.create(kind="students", filename="r.csv", status="running", done=5, total=40,
+                                  created_by=models.User.get(), updated_at=models.utcnow())
+    page = admin.get(f"/admin/imports/{job.id}").get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in page
+    models.ImportJob.update(updated_at=models.utcnow() - datetime.timedelta(minutes=16)).execute()
+    page = admin.get(f"/admin/imports/{job.id}").get_data(as_text=True)
+    assert "interrupted" in page and 'hx-trigger="every 1s"' not in page
+    assert models.ImportJob.get_by_id(job.id).status == "failed"
