@@ -404,7 +404,7 @@ def _utc(local_date, hour=17):
 
 def _portrait(i, background):
     portrait = photos.make_portrait_set(photos.placeholder_portrait(1000 + i, background, label="DEMO"))
-    return portrait, ",".join(photos.compliance(portrait.master))
+    return portrait, ",".join(photos.compliance(portrait.master, portrait.national))
 
 
 @functools.cache

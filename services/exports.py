@@ -381,16 +381,25 @@ def _national_master(row, seen):
     if name in seen:
         return "duplicate_id", None
     try:
+        # Stored at import since the national variant existed: just copy it.
+        seen.add(name)
+        return None, ("national", photostore.read(row["photo_key"], "national"))
+    except FileNotFoundError:
+        pass
+    try:
         master = photostore.read(row["photo_key"], "master")
     except FileNotFoundError:
+        seen.discard(name)
         return "photo_missing", None
-    seen.add(name)
-    return None, master
+    return None, ("master", master)
 
 
-def _national_jpeg(master):
+def _national_jpeg(source):
+    kind, data = source
+    if kind == "national":
+        return None, data
     try:
-        return None, photos.national_jpeg(master)
+        return None, photos.national_jpeg(data)
     except photos.PhotoError:
         return "photo_unreadable", None
 

@@ -126,7 +126,7 @@ def make_variants(data):
     """Worker: ("ok", PortraitSet, compliance codes) or ("error", reason)."""
     try:
         portrait = photos.make_portrait_set(data)
-        return "ok", portrait, photos.compliance(portrait.master)
+        return "ok", portrait, photos.compliance(portrait.master, portrait.national)
     except photos.PhotoError as exc:
         return "error", reason(exc.message), None
     except Exception:  # a picture the pipeline cannot handle must not stop the import

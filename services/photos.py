@@ -77,6 +77,7 @@ class PortraitSet:
     jpeg: bytes  # 240×320 fallback, ≤ JPEG_MAX
     webp2x: bytes  # 480×640, ≤ WEBP2X_MAX
     thumb: bytes  # WebP 60×80, ≤ THUMB_MAX
+    national: bytes = b""  # the national-registration JPEG (see national_jpeg)
 
 
 def _encode(img, fmt, quality, **params):
@@ -177,6 +178,9 @@ def make_portrait_set(data: bytes) -> PortraitSet:
         jpeg=_fit_budget(display, "JPEG", JPEG_MAX, (40, 85)),
         webp2x=_fit_budget(master, "WEBP", WEBP2X_MAX, (25, 80)),
         thumb=_fit_budget(thumb, "WEBP", THUMB_MAX, (30, 70)),
+        # Made once here (compliance needs its size anyway) so the national
+        # hand-off ZIP only copies files.
+        national=_national_from(master),
     )
 
 
@@ -257,7 +261,7 @@ def _corner_medians(img):
     return [tuple(ImageStat.Stat(img.crop(box)).median) for box in boxes]
 
 
-def compliance(master: bytes) -> list[str]:
+def compliance(master: bytes, national: bytes | None = None) -> list[str]:
     """List how a photo breaks the 2017 diploma-photo standard ([] if it does not).
 
     Codes (see ``COMPLIANCE_REASONS``): ``dimensions`` (not 480×640),
@@ -270,7 +274,8 @@ def compliance(master: bytes) -> list[str]:
     problems = []
     if img.size != MASTER_SIZE:
         problems.append("dimensions")
-    if not NATIONAL_MIN <= len(_national_from(img)) <= NATIONAL_MAX:
+    size = len(national) if national else len(_national_from(img))
+    if not NATIONAL_MIN <= size <= NATIONAL_MAX:
         problems.append("file_size")
     left, right = _corner_medians(img)
     if any(min(math.dist(c, bg) for bg in BACKGROUNDS) > BACKGROUND_TOLERANCE for c in (left, right)):

@@ -17,6 +17,7 @@ VARIANTS = {
     "jpeg": ("jpg", "image/jpeg"),
     "webp2x": ("webp", "image/webp"),
     "thumb": ("webp", "image/webp"),
+    "national": ("jpg", "image/jpeg"),
 }
 
 
@@ -36,10 +37,13 @@ def save(portrait_set):
     key = secrets.token_hex(16)
     os.makedirs(os.path.dirname(path(key, "master")), exist_ok=True)
     for variant in VARIANTS:
+        data = getattr(portrait_set, variant, None)
+        if not data:  # photos stored before a variant existed get it computed on use
+            continue
         target = path(key, variant)
         tmp = target + ".tmp"
         with open(tmp, "wb") as fh:
-            fh.write(getattr(portrait_set, variant))
+            fh.write(data)
         os.replace(tmp, target)
     return key
 

@@ -287,6 +287,9 @@ def test_national_zip(staff_a, data):
 
 def test_national_zip_reports_missing_and_unreadable_photos_never_drops_anyone(app, client, data):
     with app.app_context():
+        # Both the stored national JPEG and the master are gone / damaged.
+        for key in (data["zhao"].photo.key, data["other"].photo.key):
+            os.remove(photostore.path(key, "national"))
         os.remove(photostore.path(data["zhao"].photo.key, "master"))
         with open(photostore.path(data["other"].photo.key, "master"), "wb") as fh:
             fh.write(b"not a picture")
@@ -301,3 +304,13 @@ def test_national_zip_reports_missing_and_unreadable_photos_never_drops_anyone(a
         "赵六": "confirmed, but the photo file is missing",
         "钱七": "confirmed, but the photo cannot be read",
     }
+
+
+def test_national_zip_makes_the_jpeg_when_an_older_photo_has_none(app, client, data):
+    """Photos imported before the national variant was stored still export."""
+    with app.app_context():
+        os.remove(photostore.path(data["zhang"].photo.key, "national"))
+    login(client, "admin@example.edu")
+    archive = read_zip(client.get("/staff/export/national.zip"))
+    jpeg = archive.read(f"{data['zhang'].id_number}.jpg")
+    assert Image.open(io.BytesIO(jpeg)).size == (480, 640) and 20 * 1024 <= len(jpeg) <= 40_000
