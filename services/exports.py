@@ -414,7 +414,11 @@ def recheck_compliance(query=None):
     checked = flagged = 0
     for photo in query.order_by(Photo.id).iterator():
         try:
-            codes = photos.compliance(photostore.read(photo.key, "master"))
+            try:
+                national = photostore.read(photo.key, "national")
+            except FileNotFoundError:
+                national = None  # stored before the variant existed: compliance makes it
+            codes = photos.compliance(photostore.read(photo.key, "master"), national)
         except (FileNotFoundError, photos.PhotoError):
             codes = [UNREADABLE]
         value = ",".join(codes)
