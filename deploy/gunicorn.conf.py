@@ -11,7 +11,7 @@ import re
 
 from gunicorn.glogging import Logger
 
-SECRET_PATH = re.compile(r"/(activate|reset)/[^/?\s]+")
+SECRET_PATH = re.compile(r"/(activate|reset|invite)/[^/?\s]+")
 
 
 class RedactingLogger(Logger):

@@ -436,3 +436,18 @@ def test_migrations_match_models_and_are_idempotent(app):
             assert not diff_models(models.db.obj, models.ALL_MODELS)
         finally:
             models.db.close()
+
+
+def test_access_log_hides_one_time_tokens():
+    """Activation, reset and invitation links must not end up readable in logs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gunicorn_conf", os.path.join(os.path.dirname(STATIC), "deploy", "gunicorn.conf.py")
+    )
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    for path in ("/activate/abcDEF123", "/reset/abc-DEF_123", "/admin/invite/xyz789"):
+        redacted = conf.SECRET_PATH.sub(r"/\1/[token]", f"GET {path} HTTP/1.1")
+        assert path.rsplit("/", 1)[1] not in redacted and "[token]" in redacted
+    assert conf.SECRET_PATH.sub(r"/\1/[token]", "/record") == "/record"
