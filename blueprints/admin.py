@@ -8,7 +8,6 @@ by htmx, and then its report.
 import json
 import os
 import secrets
-import threading
 
 from flask import Blueprint, abort, current_app, request, send_from_directory
 from flask_babel import gettext as _
@@ -114,8 +113,7 @@ def _start(kind, field, dry_run=False):
             dry_run=dry_run,
             created_by=current_user.id,
         )
-    app = current_app._get_current_object()
-    threading.Thread(target=imports.run_job, args=(app, job.id), daemon=True, name=f"import-{job.id}").start()
+    imports.start(current_app._get_current_object(), job)
     return redirect_to("admin.import_job", job_id=job.id)
 
 

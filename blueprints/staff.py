@@ -45,13 +45,14 @@ from models import (
     Cohort,
     College,
     CorrectionItem,
+    ImportJob,
     Record,
     Request,
     db,
     utcnow,
 )
 from services import dashboard as board
-from services import exports, staff_actions
+from services import exports, imports, staff_actions
 from services.dashboard import STATUS_LABELS
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -287,20 +288,12 @@ def export_national():
 @staff_view
 @role_required("admin")
 def compliance():
-    """Re-check every photo against the standard (admin); slow for many photos."""
-    if ButtonForm().validate_on_submit():
-        result = exports.recheck_compliance()
-        with db.atomic():
-            AuditEvent.log(
-                "photo.compliance",
-                actor=current_user._get_current_object(),
-                ip=client_ip(),
-                reason=str(result),
-            )
-        flash(
-            _("%(checked)d photos checked, %(problems)d with problems.", **result),
-            "success",
-        )
-    else:
+    """Re-check every photo against the standard (admin) as a background job
+    with a progress page: tens of thousands of photos take minutes."""
+    if not ButtonForm().validate_on_submit():
         flash(_("The form has expired. Please try again."), "error")
-    return redirect_to("staff.dashboard")
+        return redirect_to("staff.dashboard")
+    with db.atomic():
+        job = ImportJob.create(kind="compliance", created_by=current_user.id)
+    imports.start(current_app._get_current_object(), job)
+    return redirect_to("admin.import_job", job_id=job.id)

@@ -404,7 +404,7 @@ def _national_jpeg(source):
         return "photo_unreadable", None
 
 
-def recheck_compliance(query=None):
+def recheck_compliance(query=None, progress=None):
     """Re-run the photo standard check on every photo's master; store the codes.
 
     Returns {"checked": n, "problems": m}. A master that cannot be read is
@@ -412,7 +412,10 @@ def recheck_compliance(query=None):
     """
     query = query if query is not None else Photo.select(Photo.id, Photo.key, Photo.compliance)
     checked = flagged = 0
+    total = query.count() if progress else 0
     for photo in query.order_by(Photo.id).iterator():
+        if progress and checked % 50 == 0:
+            progress(checked, total)
         try:
             try:
                 national = photostore.read(photo.key, "national")

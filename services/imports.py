@@ -17,6 +17,7 @@ import io
 import json
 import os
 import re
+import threading
 import time
 import unicodedata
 
@@ -25,7 +26,7 @@ from flask_babel import gettext
 from flask_babel.speaklater import LazyString
 from werkzeug.routing import BuildError
 
-from models import ImportJob, db, utcnow
+from models import AuditEvent, ImportJob, db, utcnow
 from services import mail
 
 # Zero-width characters and BOMs that Excel and chat apps leave in headers.
@@ -214,6 +215,11 @@ def mark_if_interrupted(job, now=None):
     return job
 
 
+def start(app, job):
+    """Run `job` in a background thread (its own app context and connection)."""
+    threading.Thread(target=run_job, args=(app, job.id), daemon=True, name=f"import-{job.id}").start()
+
+
 def run_job(app, job_id):
     """Run one ImportJob to its end; meant as a thread's target.
 
@@ -239,6 +245,14 @@ def _execute(app, job):
     try:
         ImportJob.update(status="running", updated_at=utcnow()).where(ImportJob.id == job.id).execute()
         progress = _progress_writer(job.id)
+        if job.kind == "compliance":
+            from services import exports
+
+            counts = exports.recheck_compliance(progress=progress)
+            with db.atomic():
+                AuditEvent.log("photo.compliance", actor=job.created_by, reason=str(counts))
+            return {"status": "done", "report": json.dumps({"kind": "compliance", "counts": counts}),
+                    "done": counts["checked"], "total": counts["checked"]}
         if job.kind == "students":
             with open(job.path, "rb") as fh:
                 data = fh.read()

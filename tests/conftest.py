@@ -148,6 +148,11 @@ def app(app_factory):
     app = app_factory()
     app.jinja_env.undefined = __import__("jinja2").StrictUndefined
     yield app
+    # Background jobs (imports, the photo check) started by a request must end
+    # before the next test points the shared database at another file.
+    for thread in threading.enumerate():
+        if thread.name.startswith("import-"):
+            thread.join(timeout=60)
     if not models.db.is_closed():
         models.db.close()
 

@@ -2,6 +2,7 @@
 toggle (page and fragment, conflicts, refusals), the row detail, bulk actions."""
 
 import re
+import time
 
 import brotli
 import pytest
@@ -282,9 +283,15 @@ def test_compliance_recheck_and_filter(app, admin, world):
     photo = models.Photo.create(sha256=portrait.sha256, key=key)
     models.Record.update(photo=photo).where(models.Record.id == red.id).execute()
     r = admin.form_post("/staff/compliance", {}, page="/staff/")
-    assert r.status_code == 303
-    assert "2 photos checked, 1 with problems" in html(admin.get("/staff/"))
+    assert r.status_code == 303 and r.headers["Location"].startswith("/admin/imports/")
+    job_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    for _ in range(600):  # a background job: wait up to 30 s
+        if models.ImportJob.get_by_id(job_id).status in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert "2 photos checked, 1 with problems" in html(admin.get(r.headers["Location"]))
     assert models.Photo.get_by_id(photo.id).compliance == "background"
+    assert models.AuditEvent.select().where(models.AuditEvent.action == "photo.compliance").count() == 1
     body = html(admin.get("/staff/records?problem=yes"))
     assert "红底照" in body and "标准照" not in body and "background must be light blue" in body
 
