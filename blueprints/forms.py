@@ -11,6 +11,14 @@ from services import idcard, passwords
 REQUIRED = _l("This field is required.")
 
 
+def checked_id_number(id_type, field):
+    """Validate and normalise an ID-number field for `id_type` (a form error if wrong)."""
+    try:
+        field.data = idcard.validate(id_type, field.data or "")
+    except idcard.IdNumberError as exc:
+        raise ValidationError(exc.message) from None
+
+
 def choices(pairs):
     """(value, label) pairs as the SelectChoice objects WTForms 3.3 expects."""
     return [SelectChoice(value, label) for value, label in pairs]
@@ -115,10 +123,7 @@ class ForgotUsernameForm(Form):
     )
 
     def validate_id_number(self, field):
-        try:
-            field.data = idcard.validate(self.id_type.data, field.data or "")
-        except idcard.IdNumberError as exc:
-            raise ValidationError(exc.message) from None
+        checked_id_number(self.id_type.data, field)
 
 
 class ButtonForm(Form):

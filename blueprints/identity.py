@@ -6,10 +6,9 @@ from flask_login import current_user, login_required
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from blueprints.forms import REQUIRED, choices
+from blueprints.forms import REQUIRED, checked_id_number, choices
 from blueprints.web import Form, client_ip, is_htmx, redirect_to, render, role_required
-from models import AuditEvent, db, utcnow
-from services import idcard, matching, regions
+from services import idcard, identity, matching, regions
 
 bp = Blueprint("identity", __name__, url_prefix="/identity")
 
@@ -68,10 +67,7 @@ class RealNameForm(Form):
         self.city.choices = city_choices(self.province.data)
 
     def validate_id_number(self, field):
-        try:
-            field.data = idcard.validate(self.id_type.data, field.data or "")
-        except idcard.IdNumberError as exc:
-            raise ValidationError(exc.message) from None
+        checked_id_number(self.id_type.data, field)
 
     def validate_city(self, field):
         if not regions.is_valid(self.province.data or "", field.data or ""):
@@ -102,27 +98,11 @@ def realname():
         form.validate()
         return render_template("_field.html", field=form[request.form["_field"]])
     if form.validate_on_submit():
-        save_realname(current_user, form)
-        if matching.link(current_user, ip=client_ip()) is not None:
+        data = {field: form[field].data for field in identity.REALNAME_FIELDS}
+        if identity.save_realname(current_user._get_current_object(), data, ip=client_ip()) is not None:
             return redirect_to("record.index")
         return redirect_to("identity.status")
     return render("identity/realname.html", form=form)
-
-
-def save_realname(user, form):
-    """Store the real-name data; ID type and number are fixed from now on."""
-    with db.atomic():
-        user.real_name = form.real_name.data
-        user.gender = form.gender.data
-        user.id_type = form.id_type.data
-        user.id_number = form.id_number.data
-        user.nickname = form.nickname.data
-        user.birth_date = form.birth_date.data
-        user.province = form.province.data
-        user.city = form.city.data
-        user.realname_at = utcnow()
-        user.save()
-        AuditEvent.log("realname", actor=user, target=user, ip=client_ip())
 
 
 @bp.get("/cities")

@@ -16,10 +16,10 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
 from wtforms import BooleanField, EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from blueprints.forms import REQUIRED, ButtonForm
+from blueprints.forms import REQUIRED, ButtonForm, checked_id_number
 from blueprints.web import Form, client_ip, redirect_to, render, role_required
-from models import AuditEvent, Request, db
-from services import idcard, idimages, matching, photos, records
+from models import Request
+from services import idcard, identity, idimages, matching, photos, records
 from services import requests as reqs
 
 bp = Blueprint("problems", __name__)
@@ -62,10 +62,7 @@ class IdChangeForm(EvidenceForm):
     id_number = StringField(_l("Correct ID number"), validators=[DataRequired(REQUIRED), Length(max=40)])
 
     def validate_id_number(self, field):
-        try:
-            field.data = idcard.validate(current_user.id_type, field.data or "")
-        except idcard.IdNumberError as exc:
-            raise ValidationError(exc.message) from None
+        checked_id_number(current_user.id_type, field)
         if field.data == current_user.id_number:
             raise ValidationError(_l("This is the ID number you registered with already."))
 
@@ -91,14 +88,8 @@ def profile():
         return redirect_to("identity.realname")
     form = ProfileForm(obj=current_user)
     if form.validate_on_submit():
-        with db.atomic():
-            before = current_user.real_name
-            current_user.real_name = form.real_name.data
-            current_user.nickname = form.nickname.data
-            current_user.save()
-            AuditEvent.log("realname.change", actor=current_user._get_current_object(), target=current_user,
-                           ip=client_ip(), reason=f"{before} -> {form.real_name.data}")
-        if matching.link(current_user, ip=client_ip()) is not None:
+        user = current_user._get_current_object()
+        if identity.change_name(user, form.real_name.data, form.nickname.data, ip=client_ip()) is not None:
             flash(_("Your record was found."), "success")
             return redirect_to("record.index")
         flash(_("Your data is saved."), "success")
