@@ -5,6 +5,7 @@ filename='app.css')` becomes `/static/app.<hash>.css`. The hashed URL is
 immutable; an unhashed or stale name is still served but not cached long.
 """
 
+import functools
 import gzip
 import hashlib
 import mimetypes
@@ -37,7 +38,22 @@ def hashed_name(name, digest):
 
 
 def scan(folder):
-    """Read every static file; returns {name: Asset} and {hashed name: Asset}."""
+    """Read every static file; returns {name: Asset} and {hashed name: Asset}.
+
+    Compressing (brotli at level 11) costs ~50 ms, so the result is kept per
+    process for as long as no file's size or mtime changes: several apps in
+    one process (tests, tools) do it once.
+    """
+    stamp = []
+    for root, _dirs, files in os.walk(folder):
+        for name in sorted(files):
+            info = os.stat(os.path.join(root, name))
+            stamp.append((root, name, info.st_mtime_ns, info.st_size))
+    return _scan(folder, tuple(stamp))
+
+
+@functools.lru_cache(maxsize=4)
+def _scan(folder, _stamp):
     by_name, by_hashed = {}, {}
     for root, _dirs, files in os.walk(folder):
         for file in files:
