@@ -97,29 +97,14 @@ def create_app(test_config=None):
 
     models.init_app(app)
 
-    from blueprints import web
+    from blueprints import admin, assets, core, errors, staff, student
 
-    web.init_app(app)
-
-    from blueprints import account, auth, identity, problems, record
-
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(account.bp)
-    app.register_blueprint(identity.bp)
-    app.register_blueprint(record.bp)
-    app.register_blueprint(problems.bp)
-    from blueprints import queues
-
-    app.register_blueprint(queues.bp)
-    from blueprints import admin
-    app.register_blueprint(admin.bp)
-    from blueprints import staff, staff_records
-
+    core.init_app(app)
+    assets.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(student.bp)
     app.register_blueprint(staff.bp)
-    app.register_blueprint(staff_records.bp)
-    from blueprints import admin_manage
-
-    app.register_blueprint(admin_manage.bp)
+    app.register_blueprint(admin.bp)
 
     import cli
 

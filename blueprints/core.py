@@ -11,6 +11,7 @@ from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import models
+from blueprints.web import safe_next
 from extensions import babel, compress, csrf, limiter, login_manager, mail, talisman
 from services import mail as mail_service
 
@@ -85,8 +86,6 @@ class Catalogs(Domain):
 @bp.get("/lang/<code>")
 def set_language(code):
     """Remember the chosen language and go back to where the user was."""
-    from blueprints.web import safe_next
-
     response = redirect(safe_next(request.args.get("next")), code=303)
     if code in current_app.config["LANGUAGES"]:
         response.set_cookie(
@@ -162,7 +161,7 @@ def init_app(app):
     )
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
-    login_manager.login_view = "auth.login"
+    login_manager.login_view = "student.auth.login"
     login_manager.login_message = _l("Please log in to see this page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"

@@ -1,14 +1,12 @@
-"""Shared web plumbing: page-or-fragment rendering, forms, decorators.
+"""Shared web plumbing: page-or-fragment rendering, redirects, the base form.
 
 `render()` is the one place that decides between a full page and an htmx
-fragment; `init_app()` wires the extensions, headers and error pages.
+fragment. Who may see what is in access.py.
 """
 
-import functools
 from urllib.parse import urlsplit
 
 from flask import (
-    abort,
     current_app,
     g,
     make_response,
@@ -18,7 +16,6 @@ from flask import (
     url_for,
 )
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 
@@ -62,7 +59,7 @@ def external_url(endpoint, **values):
     return url_for(endpoint, _external=True, **values)
 
 
-def safe_next(target, default="auth.home"):
+def safe_next(target, default="student.auth.home"):
     """A same-site relative path from a `next` parameter, or the default page."""
     parts = urlsplit(target or "")
     local = not parts.scheme and not parts.netloc
@@ -89,44 +86,12 @@ class Form(FlaskForm):
         return ok
 
 
-def role_required(*roles):
-    """Only logged-in users with one of `roles`; others get 404 (nothing to see)."""
-
-    def decorator(view):
-        @functools.wraps(view)
-        def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
-                return current_app.login_manager.unauthorized()
-            if current_user.role not in roles:
-                abort(404)
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
+def page_arg():
+    """The `page` query parameter: a whole number ≥ 1."""
+    value = request.args.get("page", "")
+    return max(1, int(value)) if value.isdigit() else 1
 
 
-def init_app(app):
-    """Bind extensions, locale, login, headers, static assets and error pages."""
-    from blueprints import assets, core, errors
-
-    core.init_app(app)
-    assets.init_app(app)
-    errors.init_app(app)
-
-
-def college_scope(query, college_field):
-    """Limit a staff member's query to their own college; admins see all."""
-    if current_user.role == "admin":
-        return query
-    if current_user.college_id is None:
-        # A staff account without a college sees nothing (not the NULL-college rows).
-        return query.where(False)
-    return query.where(college_field == current_user.college_id)
-
-
-def staff_may(college_id):
-    """Whether the current staff member or admin may act on this college's data."""
-    if current_user.role == "admin":
-        return True
-    return current_user.role == "staff" and college_id is not None and college_id == current_user.college_id
+def page_count(total, size):
+    """How many pages of `size` rows `total` rows fill (at least one)."""
+    return max(1, -(-total // size))

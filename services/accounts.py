@@ -72,7 +72,7 @@ def _send_activation(user, link):
         _l("Activate your GradProof account"),
         locale=user.locale,
         user=user,
-        link=link("auth.activate", token=raw),
+        link=link("student.auth.activate", token=raw),
         hours=current_app.config["ACTIVATION_HOURS"],
     )
 
@@ -82,15 +82,15 @@ def _send_existing_notice(user, link):
     extra = {"activate_link": None}
     if not user.is_activated:
         raw = issue_token(user, ACTIVATE, activation_hours())
-        extra["activate_link"] = link("auth.activate", token=raw)
+        extra["activate_link"] = link("student.auth.activate", token=raw)
     mail.queue(
         user.email,
         "register_existing",
         _l("Someone tried to register with your address"),
         locale=user.locale,
         user=user,
-        login_link=link("auth.login"),
-        reset_link=link("auth.forgot_password"),
+        login_link=link("student.auth.login"),
+        reset_link=link("student.auth.forgot_password"),
         **extra,
     )
 
@@ -258,7 +258,7 @@ def request_reset(email, link, ip=""):
             _l("Reset your GradProof password"),
             locale=user.locale,
             user=user,
-            link=link("auth.reset_password", token=raw),
+            link=link("student.auth.reset_password", token=raw),
             minutes=current_app.config["RESET_MINUTES"],
         )
         AuditEvent.log("reset.request", target=user, ip=ip)
@@ -319,7 +319,7 @@ def recover_username(real_name, id_type, id_number, link, ip=""):
                     locale=user.locale,
                     user=user,
                     email=user.email,
-                    login_link=link("auth.login"),
-                    reset_link=link("auth.forgot_password"),
+                    login_link=link("student.auth.login"),
+                    reset_link=link("student.auth.forgot_password"),
                 )
                 AuditEvent.log("username.recover", target=user, ip=ip)

@@ -168,7 +168,7 @@ def mail_link(endpoint, **values):
     try:
         return url_for(endpoint, _external=True, **values)
     except BuildError:
-        return url_for("auth.home", _external=True)
+        return url_for("student.auth.home", _external=True)
 
 
 def deliver_queued_mail():

@@ -135,7 +135,7 @@ def void(record, reason, actor=None, ip="", link=None):
             _l("Your graduation record changed: please check it again"),
             locale=user.locale,
             user=user,
-            link=link("record.index") if link else None,
+            link=link("student.record.index") if link else None,
         )
     return voided
 

@@ -284,7 +284,7 @@ def _apply_dispute(request, actor, photo, ip, link):
         holder.save()
         AuditEvent.log("account.id_removed", actor=actor, target=holder, ip=ip, reason=f"dispute {request.id}")
         mail.queue(holder.email, "id_removed", _l("Your GradProof account no longer holds an ID number"),
-                   locale=holder.locale, user=holder, link=link("auth.login") if link else None)
+                   locale=holder.locale, user=holder, link=link("student.auth.login") if link else None)
     matching.link(User.get_by_id(request.user_id), ip=ip)
 
 
@@ -299,5 +299,5 @@ def _mail_decision(request, link):
         _l("Your request has been decided: %(kind)s", kind=KINDS[request.kind]),
         locale=user.locale, user=user, request=request, kind=KINDS[request.kind],
         accepted=request.status == "accepted", reason=REJECT_REASONS.get(request.reject_reason, ""),
-        note=request.decision_note, cohort=cohort, link=link("problems.index") if link else None,
+        note=request.decision_note, cohort=cohort, link=link("student.problems.index") if link else None,
     )

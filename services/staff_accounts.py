@@ -41,7 +41,7 @@ def _send_invite(user, actor, link):
         _l("You are invited to GradProof"),
         locale=user.locale,
         user=user,
-        link=link("manage.accept_invite", token=raw),
+        link=link("admin.staff.accept_invite", token=raw),
         days=INVITE_LIFETIME.days,
         college=user.college.name if user.college_id else "",
         inviter=actor.email,

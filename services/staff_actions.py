@@ -101,7 +101,7 @@ def send_reminders(ids, actor, ip, link):
     """One reminder per student and local day, to linked students who have not confirmed."""
     done, skipped, now = 0, Counter(), utcnow()
     since = now - datetime.timedelta(days=2)  # covers "today" in any time zone
-    record_url = link("record.index")
+    record_url = link("student.record.index")
     for chunk in batched(ids, CHUNK):
         query = (
             Record.select(Record, Cohort, College, User)

@@ -155,7 +155,7 @@ def test_header_below_a_title_row_and_date_styles(ctx):
 
 
 def test_templates_import_cleanly(ctx):
-    from blueprints.admin import TEMPLATE_DIR
+    from blueprints.admin.imports import TEMPLATE_DIR
 
     for name in ("registry-template.csv", "registry-template.xlsx"):
         with open(f"{TEMPLATE_DIR}/{name}", "rb") as fh:

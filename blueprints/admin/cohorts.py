@@ -1,36 +1,30 @@
-"""Admin management (DESIGN.md "Staff and admin"): cohorts, and what the
-other admin_manage_* modules share.
+"""Cohorts (admin): deadlines, re-check window, time zone and number of records.
 
-Cohorts and colleges edit in place: "edit" swaps the row's form in (htmx) or shows
+Edited in place like colleges: "edit" swaps the row's form in (htmx) or shows
 the page with that row open (no JavaScript); a valid POST returns the row,
-or redirects to the list with 303. Colleges are in admin_manage_colleges.py,
-staff accounts and invitations in admin_manage_staff.py, the mail outbox
-and the audit log in admin_manage_logs.py; all share this blueprint.
+or redirects to the list with 303.
 """
 
 import datetime
 import functools
-import re
 import zoneinfo
 
-from flask import Blueprint, abort, flash, make_response, render_template, request
+from flask import Blueprint, abort, flash
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
-from peewee import JOIN, IntegrityError, fn
+from peewee import JOIN, fn
 from wtforms import StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import DateInput
 
+from blueprints.access import admin_view
+from blueprints.admin.common import ISO_DATE, TOO_LONG, fragment, save, stripped
 from blueprints.forms import REQUIRED
-from blueprints.web import Form, client_ip, is_htmx, redirect_to, render, role_required
-from models import AuditEvent, Cohort, Record, db
+from blueprints.web import Form, is_htmx, redirect_to, render
+from models import Cohort, Record
 
-bp = Blueprint("manage", __name__, url_prefix="/admin")
+bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
 
-PAGE_SIZE = 50
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-TOO_LONG = _l("At most %(max)d characters.")
 PHASES = {
     "open": _l("open for confirmation"),
     "closed": _l("closed until the re-check"),
@@ -39,37 +33,8 @@ PHASES = {
 }
 
 
-def admin_view(view):
-    """Logged in (else → login) and admin (else 404)."""
-    return login_required(role_required("admin")(view))
-
-
-def actor():
-    return current_user._get_current_object()
-
-
-def fragment(template, status=200, **ctx):
-    """A repeated unit (a table row) rendered alone for htmx."""
-    response = make_response(render_template(template, **ctx), status)
-    response.vary.add("HX-Request")
-    return response
-
-
-def page_arg():
-    value = request.args.get("page", "")
-    return max(1, int(value)) if value.isdigit() else 1
-
-
-def page_count(total):
-    return max(1, -(-total // PAGE_SIZE))
-
-
-def stripped(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 @bp.context_processor
-def _labels():
+def phase_labels():
     return {"phase_labels": PHASES}
 
 
@@ -147,47 +112,6 @@ class CohortForm(Form):
 COHORT_FIELDS = ("name", "confirm_deadline", "recheck_start", "recheck_end", "timezone")
 
 
-# -- saving with the audit event -------------------------------------------------------
-
-
-def changes_of(obj, form, names):
-    """{field: (old, new)} for the fields the form changes."""
-    found = {}
-    for name in names:
-        old, new = getattr(obj, name), form[name].data
-        if old != new:
-            found[name] = (old, new)
-    return found
-
-
-def describe(changes):
-    return "; ".join(f"{name}: {old} → {new}" for name, (old, new) in changes.items())
-
-
-def save(model, form, names, obj=None):
-    """Create or update from a valid form, with its audit event; False on a duplicate."""
-    kind = model.__name__.lower()
-    try:
-        with db.atomic():
-            if obj is None:
-                values = {name: form[name].data for name in names}
-                obj = model.create(**values)
-                reason = "; ".join(f"{n}: {v}" for n, v in values.items())
-                AuditEvent.log(f"{kind}.create", actor=actor(), target=obj, ip=client_ip(), reason=reason)
-            else:
-                changes = changes_of(obj, form, names)
-                if changes:
-                    model.update({n: new for n, (_old, new) in changes.items()}).where(
-                        model.id == obj.id
-                    ).execute()
-                    AuditEvent.log(
-                        f"{kind}.update", actor=actor(), target=obj, ip=client_ip(), reason=describe(changes)
-                    )
-    except IntegrityError:
-        return False
-    return True
-
-
 # -- cohorts ------------------------------------------------------------------------
 
 
@@ -219,29 +143,29 @@ def cohorts_page(status=200, form=None, editing=None, edit_form=None):
     )
 
 
-@bp.get("/cohorts")
+@bp.get("")
 @admin_view
-def cohorts():
+def index():
     """Cohorts with their deadlines, phase and number of records."""
     return cohorts_page()
 
 
-@bp.post("/cohorts")
+@bp.post("")
 @admin_view
-def create_cohort():
+def create():
     """Add a cohort."""
     form = CohortForm()
     if form.validate_on_submit():
         if save(Cohort, form, COHORT_FIELDS):
             flash(_("Cohort %(name)s added.", name=form.name.data), "success")
-            return redirect_to("manage.cohorts")
+            return redirect_to("admin.cohorts.index")
         form.name.errors.append(_("A cohort with this name already exists."))
     return cohorts_page(400, form=form)
 
 
-@bp.get("/cohorts/<int:cohort_id>/edit")
+@bp.get("/<int:cohort_id>/edit")
 @admin_view
-def edit_cohort(cohort_id):
+def edit(cohort_id):
     """The row as a form: alone for htmx, inside the page otherwise."""
     cohort = cohort_row(cohort_id)
     form = CohortForm(obj=cohort)
@@ -250,18 +174,18 @@ def edit_cohort(cohort_id):
     return cohorts_page(editing=cohort.id, edit_form=form)
 
 
-@bp.get("/cohorts/<int:cohort_id>")
+@bp.get("/<int:cohort_id>")
 @admin_view
-def cohort(cohort_id):
+def row(cohort_id):
     """The row as shown (htmx "cancel"); without htmx, the list."""
     if not is_htmx():
-        return redirect_to("manage.cohorts")
+        return redirect_to("admin.cohorts.index")
     return fragment("manage/_cohort_row.html", c=cohort_row(cohort_id), row_form=None)
 
 
-@bp.post("/cohorts/<int:cohort_id>")
+@bp.post("/<int:cohort_id>")
 @admin_view
-def update_cohort(cohort_id):
+def update(cohort_id):
     """Save a cohort's name, deadlines and time zone."""
     found = cohort_row(cohort_id)
     form = CohortForm()
@@ -270,12 +194,8 @@ def update_cohort(cohort_id):
             if is_htmx():
                 return fragment("manage/_cohort_row.html", c=cohort_row(cohort_id), row_form=None)
             flash(_("Cohort %(name)s saved.", name=form.name.data), "success")
-            return redirect_to("manage.cohorts")
+            return redirect_to("admin.cohorts.index")
         form.name.errors.append(_("A cohort with this name already exists."))
     if is_htmx():
         return fragment("manage/_cohort_row.html", status=400, c=found, row_form=form)
     return cohorts_page(400, editing=found.id, edit_form=form)
-
-
-# The other pages of this blueprint register their routes on `bp`.
-from blueprints import admin_manage_colleges, admin_manage_logs, admin_manage_staff  # noqa: E402, F401

@@ -1,18 +1,20 @@
 """Colleges (admin): code, name, the office contact students are shown,
-numbers of records and staff. Routes of the "manage" blueprint; edited in
-place like cohorts."""
+numbers of records and staff; edited in place like cohorts."""
 
-from flask import abort, flash
+from flask import Blueprint, abort, flash
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import fn
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from blueprints.admin_manage import TOO_LONG, admin_view, bp, fragment, save, stripped
+from blueprints.access import admin_view
+from blueprints.admin.common import TOO_LONG, fragment, save, stripped
 from blueprints.forms import REQUIRED
 from blueprints.web import Form, is_htmx, redirect_to, render
 from models import College, Record, User
+
+bp = Blueprint("colleges", __name__, url_prefix="/colleges")
 
 
 class CollegeForm(Form):
@@ -77,29 +79,29 @@ def colleges_page(status=200, form=None, editing=None, edit_form=None):
     )
 
 
-@bp.get("/colleges")
+@bp.get("")
 @admin_view
-def colleges():
+def index():
     """Colleges with their office contact and numbers of records and staff."""
     return colleges_page()
 
 
-@bp.post("/colleges")
+@bp.post("")
 @admin_view
-def create_college():
+def create():
     """Add a college."""
     form = CollegeForm()
     if form.validate_on_submit() and check_college_unique(form):
         if save(College, form, COLLEGE_FIELDS):
             flash(_("College %(name)s added.", name=form.name.data), "success")
-            return redirect_to("manage.colleges")
+            return redirect_to("admin.colleges.index")
         form.form_errors.append(_("Another college has this code or name."))
     return colleges_page(400, form=form)
 
 
-@bp.get("/colleges/<int:college_id>/edit")
+@bp.get("/<int:college_id>/edit")
 @admin_view
-def edit_college(college_id):
+def edit(college_id):
     """The row as a form: alone for htmx, inside the page otherwise."""
     college = college_row(college_id)
     form = CollegeForm(obj=college)
@@ -108,18 +110,18 @@ def edit_college(college_id):
     return colleges_page(editing=college.id, edit_form=form)
 
 
-@bp.get("/colleges/<int:college_id>")
+@bp.get("/<int:college_id>")
 @admin_view
-def college(college_id):
+def row(college_id):
     """The row as shown (htmx "cancel"); without htmx, the list."""
     if not is_htmx():
-        return redirect_to("manage.colleges")
+        return redirect_to("admin.colleges.index")
     return fragment("manage/_college_row.html", c=college_row(college_id), row_form=None)
 
 
-@bp.post("/colleges/<int:college_id>")
+@bp.post("/<int:college_id>")
 @admin_view
-def update_college(college_id):
+def update(college_id):
     """Save a college's code, name and office contact."""
     found = college_row(college_id)
     form = CollegeForm()
@@ -128,7 +130,7 @@ def update_college(college_id):
             if is_htmx():
                 return fragment("manage/_college_row.html", c=college_row(college_id), row_form=None)
             flash(_("College %(name)s saved.", name=form.name.data), "success")
-            return redirect_to("manage.colleges")
+            return redirect_to("admin.colleges.index")
         form.form_errors.append(_("Another college has this code or name."))
     if is_htmx():
         return fragment("manage/_college_row.html", status=400, c=found, row_form=form)

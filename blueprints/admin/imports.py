@@ -1,4 +1,4 @@
-"""Admin pages (DESIGN.md "Staff and admin", "Data onboarding"): imports.
+"""Imports (admin): the registry file and the photo ZIP.
 
 An upload is saved under instance/imports/ and imported by a background
 thread (services.imports.run_job); the job page shows its progress, polled
@@ -17,22 +17,20 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from peewee import JOIN
 from wtforms import BooleanField
 
-from blueprints.web import Form, redirect_to, render, role_required
+from blueprints.access import admin_view
+from blueprints.web import Form, redirect_to, render
 from extensions import csrf
 from models import ImportJob, User, db
 from services import imports
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 TEMPLATE_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "services", "data", "templates"
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "services", "data", "templates"
 )
 TEMPLATE_FILES = ("registry-template.csv", "registry-template.xlsx", "photo-manifest-template.csv")
 RECENT_JOBS = 20
 SHOWN_ROWS = 1000  # a report longer than this is cut on the page
-
-admin_view = role_required("admin")
-
 
 class RegistryUploadForm(Form):
     """The registry file and the dry-run switch."""
@@ -78,9 +76,9 @@ def _page(status=200, registry_form=None, photo_form=None):
     )
 
 
-@bp.get("/imports")
+@bp.get("")
 @admin_view
-def imports_page():
+def index():
     """Upload forms, template downloads and the recent import jobs."""
     return _page()
 
@@ -114,7 +112,7 @@ def _start(kind, field, dry_run=False):
             created_by=current_user.id,
         )
     imports.start(current_app._get_current_object(), job)
-    return redirect_to("admin.import_job", job_id=job.id)
+    return redirect_to("admin.imports.job", job_id=job.id)
 
 
 def _raise_body_limit():
@@ -124,7 +122,7 @@ def _raise_body_limit():
 
 # CSRF: the global check would parse the body under the normal size limit
 # before the view can raise it; the Form validates the token instead.
-@bp.post("/imports/students")
+@bp.post("/students")
 @csrf.exempt
 @admin_view
 def upload_students():
@@ -138,7 +136,7 @@ def upload_students():
     return _page(400, registry_form=form)
 
 
-@bp.post("/imports/photos")
+@bp.post("/photos")
 @csrf.exempt
 @admin_view
 def upload_photos():
@@ -150,9 +148,9 @@ def upload_photos():
     return _page(400, photo_form=form)
 
 
-@bp.get("/imports/<int:job_id>")
+@bp.get("/<int:job_id>")
 @admin_view
-def import_job(job_id):
+def job(job_id):
     """A job's progress (polled by htmx while it runs) and then its report."""
     job = ImportJob.get_or_none(ImportJob.id == job_id)
     if job is None:
@@ -171,9 +169,9 @@ def import_job(job_id):
     )
 
 
-@bp.get("/imports/templates/<name>")
+@bp.get("/templates/<name>")
 @admin_view
-def import_template(name):
+def template(name):
     """Download one of the template files."""
     if name not in TEMPLATE_FILES:
         abort(404)

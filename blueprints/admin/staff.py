@@ -1,9 +1,9 @@
 """Staff accounts (admin): invite, disable/enable, change college; the
-invited person's set-password page. Routes of the "manage" blueprint."""
+invited person's set-password page (/admin/invite/<token>, anonymous)."""
 
 import datetime
 
-from flask import abort, current_app, flash, redirect, request, session
+from flask import Blueprint, abort, current_app, flash, redirect, request, session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import logout_user
@@ -11,13 +11,16 @@ from peewee import JOIN, fn
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, ValidationError
 
-from blueprints.admin_manage import TOO_LONG, actor, admin_view, bp, fragment, stripped
+from blueprints.access import admin_view
+from blueprints.admin.common import TOO_LONG, actor, fragment, stripped
 from blueprints.forms import ButtonForm, ResetForm, choices, email_field
 from blueprints.web import Form, client_ip, external_url, is_htmx, redirect_to, render, safe_next
 from extensions import limiter
 from models import AuditEvent, College, User
 from services import staff_accounts
 from services.staff_accounts import AccountError
+
+bp = Blueprint("staff", __name__)
 
 INVITE_PROBLEMS = {
     "invalid": _l("This invitation link is not valid. Please use the newest invitation mail."),
@@ -123,12 +126,12 @@ def row_result(user_id, message=None):
         )
     if message:
         return staff_page(400, message=message)
-    return redirect(safe_next(request.form.get("next"), "manage.staff"), code=303)
+    return redirect(safe_next(request.form.get("next"), "admin.staff.index"), code=303)
 
 
 @bp.get("/staff")
 @admin_view
-def staff():
+def index():
     """Staff accounts: college, activated, disabled, last login; invite and manage."""
     return staff_page()
 
@@ -145,7 +148,7 @@ def invite():
             form.email.errors.append(exc.message)
         else:
             flash(_("Invitation sent to %(email)s.", email=form.email.data), "success")
-            return redirect_to("manage.staff")
+            return redirect_to("admin.staff.index")
     return staff_page(400, form=form)
 
 
@@ -237,7 +240,7 @@ def accept_invite(token):
                 _("Your password is set. Please log in with your e-mail address and the new password."),
                 "success",
             )
-            return redirect_to("auth.login")
+            return redirect_to("student.auth.login")
     status = 400 if request.method == "POST" else 200
     return render(
         "manage/accept_invite.html",

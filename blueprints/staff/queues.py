@@ -1,5 +1,5 @@
 """Staff queues of the three problem paths: corrections, ID change requests
-and ID disputes (DESIGN.md "Staff and admin").
+and ID disputes.
 
 Each item opens inline, shows the evidence beside the current data and is
 decided in place. The decision itself (one transaction with the record and
@@ -15,21 +15,13 @@ from peewee import JOIN, IntegrityError, fn
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
 
-from blueprints.web import (
-    Form,
-    client_ip,
-    college_scope,
-    external_url,
-    is_htmx,
-    redirect_to,
-    render,
-    role_required,
-)
+from blueprints.access import college_scope, staff_view
+from blueprints.web import Form, client_ip, external_url, is_htmx, redirect_to, render
 from models import College, CorrectionItem, IllegalTransition, Photo, Record, Request, StaleRecord, User
 from services import records, regions
 from services import requests as reqs
 
-bp = Blueprint("queues", __name__, url_prefix="/staff/queues")
+bp = Blueprint("queues", __name__, url_prefix="/queues")
 
 PER_PAGE = 50
 FILTERS = ("open", "accepted", "rejected", "withdrawn", "all")
@@ -42,9 +34,6 @@ FILTER_LABELS = {
 }
 MAX_CANDIDATES = 6
 DECIDED = {"accept": _l("Accepted."), "reject": _l("Rejected.")}
-
-staff_view = role_required("staff", "admin")
-
 
 class DecideForm(Form):
     """Accept or reject: the two mini forms of an open item post here."""
@@ -72,7 +61,7 @@ def get_item(request_id):
 @staff_view
 def index():
     """The queues start with corrections."""
-    return redirect_to("queues.queue", kind=reqs.CORRECTION)
+    return redirect_to("staff.queues.queue", kind=reqs.CORRECTION)
 
 
 @bp.get("/<any(correction, id_change, id_dispute):kind>")
@@ -170,7 +159,7 @@ def decide(request_id):
     if is_htmx():
         return show(Request.get_by_id(found.id), [DECIDED[decision]], ok=True)
     flash(f"{DECIDED[decision]} {reqs.KINDS[found.kind]} #{found.id}", "success")
-    return redirect_to("queues.queue", kind=found.kind)
+    return redirect_to("staff.queues.queue", kind=found.kind)
 
 
 def show(found, messages=(), status=200, ok=False, fragment="queues/_item.html"):

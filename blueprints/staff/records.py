@@ -1,22 +1,28 @@
 """The staff records table: active search, filters, sort, pages, a row that
-toggles its own status, the row detail.
+toggles its own status, the row detail, and the bulk actions on ticked rows.
 
 Every query goes through `scoped()` (staff see their college, admins all);
-a record outside the scope is a 404. Bulk actions live in staff.py.
+a record outside the scope is a 404. A bulk action covers exactly what the
+table shows (the same filters).
 """
 
 import re
 from dataclasses import dataclass, fields, replace
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+from markupsafe import escape
 from peewee import JOIN
 
+from blueprints.access import college_scope, staff_view
 from blueprints.forms import ButtonForm
-from blueprints.web import client_ip, college_scope, external_url, is_htmx, render, role_required, safe_next
+from blueprints.web import client_ip, external_url, is_htmx, render, safe_next
+from extensions import limiter
 from models import (
     STAFF_TRANSITIONS,
     STATUSES,
@@ -35,7 +41,7 @@ from models import (
 from services import idcard, matching, photos, records, staff_actions
 from services.dashboard import STATUS_LABELS
 
-bp = Blueprint("staff_records", __name__, url_prefix="/staff")
+bp = Blueprint("records", __name__, url_prefix="/records")
 
 PAGE_SIZE = 50
 ID_TAIL = re.compile(r"[0-9X]{1,6}")
@@ -48,11 +54,6 @@ SORTS = {
 }
 STAFF_TARGETS = {s: [t for t in STATUSES if t in STAFF_TRANSITIONS.get(s, ())] for s in STATUSES}
 YES_NO = ("yes", "no")
-
-
-def staff_view(view):
-    """Logged in (else → login), staff or admin (else 404)."""
-    return login_required(role_required("staff", "admin")(view))
 
 
 @dataclass
@@ -96,7 +97,7 @@ class Filters:
         return {k.name: getattr(f, k.name) for k in fields(f) if getattr(f, k.name) != k.default}
 
     def url(self, **changes):
-        return url_for("staff_records.index", **self.params(**changes))
+        return url_for("staff.records.index", **self.params(**changes))
 
     def sort_url(self, column):
         flip = "desc" if self.sort == column and self.dir == "asc" else "asc"
@@ -172,8 +173,8 @@ def current_url():
     return request.full_path.rstrip("?")
 
 
-@bp.context_processor
-def _row_globals():
+def row_globals():
+    """Labels and helpers the row templates use (registered on the staff blueprint)."""
     return {
         "status_labels": STATUS_LABELS,
         "staff_targets": STAFF_TARGETS,
@@ -203,7 +204,7 @@ def page_context(f):
     }
 
 
-@bp.get("/records")
+@bp.get("")
 @staff_view
 def index():
     """The records table; htmx gets the results block only (active search)."""
@@ -280,23 +281,23 @@ def row_response(record, next_url, status=200, message=None, conflict=False, exp
     return render("staff/record.html", status=status, **ctx)
 
 
-@bp.get("/records/<int:record_id>")
+@bp.get("/<int:record_id>")
 @staff_view
 def detail(record_id):
     """The row detail: every field, the photo, problems, confirmations, audit trail."""
     record = get_scoped(record_id)
-    next_url = safe_next(request.args.get("next"), "staff_records.index")
+    next_url = safe_next(request.args.get("next"), "staff.records.index")
     return row_response(record, next_url, expanded=True)
 
 
-@bp.get("/records/<int:record_id>/row")
+@bp.get("/<int:record_id>/row")
 @staff_view
 def row(record_id):
     """The collapsed row (htmx); without htmx the record page."""
     record = get_scoped(record_id)
     if not is_htmx():
-        return redirect(url_for("staff_records.detail", record_id=record.id), code=303)
-    return row_response(record, safe_next(request.args.get("next"), "staff_records.index"))
+        return redirect(url_for("staff.records.detail", record_id=record.id), code=303)
+    return row_response(record, safe_next(request.args.get("next"), "staff.records.index"))
 
 
 def status_problem(exc, record, target):
@@ -310,12 +311,12 @@ def status_problem(exc, record, target):
     )
 
 
-@bp.post("/records/<int:record_id>/status")
+@bp.post("/<int:record_id>/status")
 @staff_view
 def set_status(record_id):
     """The inline toggle: the new row, or the current one with why nothing changed."""
     record = get_scoped(record_id)
-    next_url = safe_next(request.form.get("next"), "staff_records.index")
+    next_url = safe_next(request.form.get("next"), "staff.records.index")
     if not ButtonForm().validate_on_submit():
         return row_response(record, next_url, 400, _("The form has expired. Please try again."))
     target = request.form.get("to", "")
@@ -341,3 +342,107 @@ def set_status(record_id):
     if not is_htmx():
         return redirect(next_url, code=303)
     return row_response(get_scoped(record.id), next_url)
+
+
+# -- bulk actions ----------------------------------------------------------------
+
+BULK_STATUSES = sorted({t for targets in STAFF_TRANSITIONS.values() for t in targets})
+REMIND_SKIPS = {
+    "confirmed": _l("already confirmed"),
+    "no_account": _l("no linked account"),
+    "correction": _l("correction being processed"),
+    "deadline": _l("the deadline has passed"),
+    "disabled": _l("account disabled"),
+    "reminded": _l("already reminded today"),
+    "not_found": _l("not found"),
+}
+STATUS_SKIPS = {
+    "same": _l("already has this status"),
+    "stale": _l("changed meanwhile"),
+    "not_found": _l("not found"),
+}
+
+
+
+def per_staff_member():
+    """Rate-limit key: the account, so colleagues behind one NAT do not share a budget."""
+    if current_user.is_authenticated:
+        return f"staff:{current_user.id}"
+    return get_remote_address()
+
+
+def selected_ids(f):
+    """Ids of the ticked records, or of all records matching the filter; in scope only."""
+    if request.form.get("all") == "1":
+        query = apply(table_query(), f).select(Record.id).order_by(Record.id)
+        return [i for (i,) in query.tuples()], 0
+    wanted = {int(v) for v in request.form.getlist("ids") if v.isdigit()}
+    found = [i for (i,) in scoped(Record.select(Record.id).where(Record.id.in_(list(wanted)))).tuples()]
+    return sorted(found), len(wanted) - len(found)
+
+
+def skip_text(skipped, labels):
+    parts = []
+    for key, count in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])):
+        if key.startswith("illegal:"):
+            label = _("not allowed from “%(status)s”", status=STATUS_LABELS.get(key[8:], key[8:]))
+        else:
+            label = labels.get(key, key)
+        parts.append(f"{label}: {count}")
+    return "; ".join(parts)
+
+
+def bulk_response(f, next_url, message, category, status=200):
+    """htmx: the refreshed results plus the toast; otherwise flash and back to the table."""
+    if not is_htmx():
+        flash(message, category)
+        return redirect(next_url, code=303)
+    body = render_block("staff/records.html", "results", **page_context(f))
+    toast = f'<hx-partial hx-target="#flash" hx-swap="innerHTML"><p class="msg {category}" role="status">'
+    toast += f"{escape(message)}</p></hx-partial>"
+    response = make_response(body + toast, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def bulk_limit():
+    return current_app.config.get("RATELIMIT_STAFF_BULK", "10 per minute")
+
+
+@bp.post("/bulk")
+@limiter.limit(bulk_limit, key_func=per_staff_member, methods=["POST"])
+@staff_view
+def bulk():
+    """Remind or change the status of the ticked records (or all matching the filter)."""
+    f = Filters.parse(request.form)
+    next_url = safe_next(request.form.get("next"), "staff.records.index")
+    action = request.form.get("action", "")
+    reason = request.form.get("reason", "").strip()[:200]
+    if not ButtonForm().validate_on_submit():
+        return bulk_response(f, next_url, _("The form has expired. Please try again."), "error", 400)
+    if action != "remind" and action not in BULK_STATUSES:
+        return bulk_response(f, next_url, _("Please choose an action."), "error", 400)
+    if action == "confirmed_offline" and not reason:
+        label = STATUS_LABELS[action]
+        return bulk_response(
+            f, next_url, _("Please give a reason for “%(status)s”.", status=label), "error", 400
+        )
+    ids, not_found = selected_ids(f)
+    if not ids and not not_found:
+        return bulk_response(f, next_url, _("Please select at least one record."), "error", 400)
+    actor = current_user._get_current_object()
+    if action == "remind":
+        done, skipped = staff_actions.send_reminders(ids, actor, client_ip(), external_url)
+        message = _("Reminders sent: %(num)d.", num=done)
+        labels = REMIND_SKIPS
+    else:
+        done, skipped = staff_actions.bulk_status(ids, action, reason, actor, client_ip(), external_url)
+        message = _("Status set to “%(status)s”: %(num)d.", status=STATUS_LABELS[action], num=done)
+        labels = STATUS_SKIPS
+    if not_found:
+        skipped["not_found"] += not_found
+    if skipped:
+        message += " " + _(
+            "Skipped: %(num)d (%(reasons)s).", num=sum(skipped.values()), reasons=skip_text(skipped, labels)
+        )
+    return bulk_response(f, next_url, message, "success" if done else "info")

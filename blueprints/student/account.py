@@ -35,7 +35,7 @@ def change_password():
             accounts.change_password(current_user, form.password.data, ip=client_ip())
             login_user(current_user._get_current_object())  # re-issue this session with the new version
             flash(_("Your password has been changed. Other devices have been logged out."), "success")
-            return redirect_to("account.index")
+            return redirect_to("student.account.index")
         form.current.errors.append(WRONG_CURRENT)
     return render("account/index.html", status=400, password_form=form, everywhere_form=ButtonForm())
 
@@ -50,7 +50,7 @@ def logout_everywhere():
         logout_user()
         session.clear()
         flash(_("You have been logged out on every device."), "info")
-        return redirect_to("auth.login")
+        return redirect_to("student.auth.login")
     return render(
         "account/index.html",
         status=400,

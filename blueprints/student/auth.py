@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
+from blueprints.core import locale_code
 from blueprints.forms import (
     ButtonForm,
     EmailForm,
@@ -25,7 +26,7 @@ from services.accounts import ACTIVATE
 bp = Blueprint("auth", __name__)
 
 # Where staff and admins land; students go to their record (or the step before it).
-HOME_BY_ROLE = {"staff": "staff.dashboard", "admin": "staff.dashboard"}
+HOME_BY_ROLE = {"staff": "staff.dashboard.index", "admin": "staff.dashboard.index"}
 
 TOKEN_PROBLEMS = {
     "invalid": _l("This link is not valid. Please use the newest mail, or ask for a new link."),
@@ -93,10 +94,10 @@ def signup_user():
 def home():
     """Logged-in users go to their next step, everyone else to the login page."""
     if not current_user.is_authenticated:
-        return redirect_to("auth.login")
+        return redirect_to("student.auth.login")
     if current_user.role == "student":
-        return redirect_to("record.index")
-    return redirect_to(HOME_BY_ROLE.get(current_user.role, "account.index"))
+        return redirect_to("student.record.index")
+    return redirect_to(HOME_BY_ROLE.get(current_user.role, "student.account.index"))
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -111,7 +112,7 @@ def register():
             form.email.data, form.password.data, locale=current_locale(), link=external_url, ip=client_ip()
         )
         remember_signup(form.email.data, user)
-        return redirect_to("auth.sent")
+        return redirect_to("student.auth.sent")
     return render("auth/register.html", form=form)
 
 
@@ -120,7 +121,7 @@ def sent():
     """Step 2: the waiting page (resend, wrong address, spam hint)."""
     state = session.get("signup")
     if not state:
-        return redirect_to("auth.register")
+        return redirect_to("student.auth.register")
     return render_sent(state)
 
 
@@ -128,7 +129,7 @@ def render_sent(state, status=200):
     user = signup_user()
     if user is not None and user.is_activated:
         flash(_("Your account is already activated. Please log in."), "info")
-        return redirect_to("auth.login")
+        return redirect_to("student.auth.login")
     return render(
         "auth/sent.html",
         status=status,
@@ -146,7 +147,7 @@ def resend():
     state = session.get("signup")
     form = ButtonForm()
     if not state:
-        return redirect_to("auth.register")
+        return redirect_to("student.auth.register")
     if not form.validate_on_submit():
         return render_sent(state, status=400)
     user = signup_user()
@@ -169,7 +170,7 @@ def resend():
         state["at"] = time.time()
         session["signup"] = state
         flash(_("We have sent the mail again."), "success")
-    return redirect_to("auth.sent")
+    return redirect_to("student.auth.sent")
 
 
 @bp.post("/register/address")
@@ -178,7 +179,7 @@ def change_address():
     """'Wrong address? Register again': replace the unactivated address."""
     state = session.get("signup")
     if not state:
-        return redirect_to("auth.register")
+        return redirect_to("student.auth.register")
     form = NewAddressForm()
     if not form.validate_on_submit():
         return render(
@@ -197,7 +198,7 @@ def change_address():
         accounts.resend_existing_notice(form.new_email.data, external_url)
     remember_signup(form.new_email.data, moved)
     flash(_("We have sent a new activation mail. The old link no longer works."), "success")
-    return redirect_to("auth.sent")
+    return redirect_to("student.auth.sent")
 
 
 @bp.route("/activate/<token>", methods=["GET", "POST"])
@@ -211,7 +212,7 @@ def activate(token):
         if user is not None:
             start_session(user)
             flash(_("Your account is activated."), "success")
-            return redirect_to("auth.home")
+            return redirect_to("student.auth.home")
     status = 400 if problem and request.method == "POST" else 200
     return render("auth/activate.html", status=status, form=form, problem=TOKEN_PROBLEMS.get(problem))
 
@@ -239,7 +240,7 @@ def login():
                 ),
                 "info",
             )
-            return redirect_to("auth.sent")
+            return redirect_to("student.auth.sent")
         if problem is None:
             next_url = safe_next(request.args.get("next"))
             start_session(user, remember=form.remember.data)
@@ -257,7 +258,7 @@ def logout():
         logout_user()
         session.clear()
         flash(_("You have logged out."), "info")
-    return redirect_to("auth.login")
+    return redirect_to("student.auth.login")
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -289,7 +290,7 @@ def reset_password(token):
                 ),
                 "success",
             )
-            return redirect_to("auth.login")
+            return redirect_to("student.auth.login")
     status = 400 if problem and request.method == "POST" else 200
     return render("auth/reset.html", status=status, form=form, problem=TOKEN_PROBLEMS.get(problem))
 
@@ -315,6 +316,4 @@ def terms():
 
 def current_locale():
     """The language code stored with an account for its mails ('zh_CN', 'en')."""
-    from blueprints.core import locale_code
-
     return locale_code()

@@ -1,18 +1,77 @@
-"""Real-name registration (实名注册, DESIGN step 3) and what follows it."""
+"""Real-name registration (实名注册) and what follows it: the status page,
+修改个人信息 (wrong name), the ID change request (wrong ID number) and the
+ID dispute (someone else holds the ID number), all under /identity."""
 
-from flask import Blueprint, abort, render_template, request
+import re
+
+from flask import Blueprint, abort, flash, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
-from wtforms import DateField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from flask_login import current_user
+from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
+from wtforms import DateField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
+from blueprints.access import student_view
 from blueprints.forms import REQUIRED, checked_id_number, choices
-from blueprints.web import Form, client_ip, is_htmx, redirect_to, render, role_required
-from services import idcard, identity, matching, regions
+from blueprints.web import Form, client_ip, is_htmx, redirect_to, render
+from services import idcard, identity, idimages, matching, photos, regions
+from services import requests as reqs
 
 bp = Blueprint("identity", __name__, url_prefix="/identity")
 
 GENDER_CHOICES = [("M", _l("Male")), ("F", _l("Female"))]
+
+MAX_PICTURE = 10 * 1024 * 1024
+PICTURE_TYPES = ["jpg", "jpeg", "png", "webp"]
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def picture_field(label, required=True):
+    validators = [FileAllowed(PICTURE_TYPES, _l("Please send a JPEG, PNG or WebP picture.")),
+                  FileSize(MAX_PICTURE, message=_l("Each picture may be at most 10 MB."))]
+    validators.insert(0, FileRequired(_l("Please add a picture.")) if required else Optional())
+    return FileField(label, validators=validators)
+
+
+class EvidenceForm(Form):
+    """ID pictures and contact, shared by ID change requests and disputes."""
+
+    front = picture_field(_l("ID card, front (or one picture of both sides)"))
+    back = picture_field(_l("ID card, back"), required=False)
+    phone = StringField(_l("Contact phone"), validators=[DataRequired(REQUIRED)],
+                        description=_l("Mainland mobile number, 11 digits."),
+                        filters=[lambda v: re.sub(r"[\s-]", "", v or "").removeprefix("+86")])
+    reply_email = EmailField(
+        _l("Reply e-mail"), validators=[Optional(), Length(max=254), Email(_l("Please enter a valid e-mail address."),
+                                                                           check_deliverability=False)],
+        description=_l("Where the answer goes; empty means your account's address."),
+        filters=[lambda v: (v or "").strip().lower()],
+    )
+    note = TextAreaField(_l("Note (optional)"), validators=[Length(max=1000)])
+
+    def validate_phone(self, field):
+        if not MOBILE.match(field.data or ""):
+            raise ValidationError(_l("Please enter an 11-digit mainland mobile number, e.g. 13812345678."))
+
+
+class IdChangeForm(EvidenceForm):
+    id_type = StringField()  # replaced in __init__ by a select with the ID types
+    id_number = StringField(_l("Correct ID number"), validators=[DataRequired(REQUIRED), Length(max=40)])
+
+    def validate_id_number(self, field):
+        checked_id_number(current_user.id_type, field)
+        if field.data == current_user.id_number:
+            raise ValidationError(_l("This is the ID number you registered with already."))
+
+
+def store_pictures(form):
+    """Merge the uploaded pictures into one JPEG; a field error when unusable."""
+    try:
+        return idimages.store(form.front.data.read(), form.back.data.read() if form.back.data else None)
+    except photos.PhotoError as exc:
+        form.front.errors = list(form.front.errors) + [exc.message]
+        return None
 
 
 def province_choices():
@@ -87,12 +146,11 @@ class RealNameForm(Form):
 
 
 @bp.route("/", methods=["GET", "POST"])
-@login_required
-@role_required("student")
+@student_view
 def realname():
     """Fill in name, gender, ID and region once; then matching runs."""
     if current_user.realname_at is not None:
-        return redirect_to("record.index")
+        return redirect_to("student.record.index")
     form = RealNameForm()
     if request.method == "POST" and is_htmx() and request.form.get("_field") in form._fields:
         form.validate()
@@ -100,8 +158,8 @@ def realname():
     if form.validate_on_submit():
         data = {field: form[field].data for field in identity.REALNAME_FIELDS}
         if identity.save_realname(current_user._get_current_object(), data, ip=client_ip()) is not None:
-            return redirect_to("record.index")
-        return redirect_to("identity.status")
+            return redirect_to("student.record.index")
+        return redirect_to("student.identity.status")
     return render("identity/realname.html", form=form)
 
 
@@ -115,15 +173,85 @@ def cities():
 
 
 @bp.get("/status")
-@login_required
-@role_required("student")
+@student_view
 def status():
     """No record yet: why (ID taken, or no match) and what to do."""
     if current_user.realname_at is None:
-        return redirect_to("identity.realname")
+        return redirect_to("student.identity.realname")
     if matching.record_of(current_user) is not None:
-        return redirect_to("record.index")
+        return redirect_to("student.record.index")
     holder = matching.holder_of(current_user.id_type, current_user.id_number, exclude=current_user)
     return render(
         "identity/status.html", taken=holder is not None, masked=idcard.mask(current_user.id_number)
     )
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@student_view
+def profile():
+    """修改个人信息: fix the real name; matching runs again at once."""
+    if current_user.realname_at is None:
+        return redirect_to("student.identity.realname")
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        if identity.change_name(user, form.real_name.data, form.nickname.data, ip=client_ip()) is not None:
+            flash(_("Your record was found."), "success")
+            return redirect_to("student.record.index")
+        flash(_("Your data is saved."), "success")
+        return redirect_to("student.identity.status")
+    return render("problems/profile.html", form=form)
+
+
+class ProfileForm(Form):
+    real_name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=64)],
+                            filters=[lambda v: (v or "").strip()])
+    nickname = StringField(_l("Nickname"), validators=[Optional(), Length(max=50)],
+                           filters=[lambda v: (v or "").strip() or None])
+
+
+@bp.route("/id-change", methods=["GET", "POST"])
+@student_view
+def id_change():
+    """Wrong ID number at real-name registration: ask staff to change it."""
+    if current_user.realname_at is None or matching.record_of(current_user) is not None:
+        return redirect_to("student.auth.home")
+    form = IdChangeForm()
+    if form.validate_on_submit() and (key := store_pictures(form)):
+        try:
+            reqs.file_id_change(current_user, current_user.id_type, form.id_number.data, form.phone.data,
+                                form.reply_email.data, key, form.note.data, ip=client_ip())
+        except reqs.RequestError as exc:
+            idimages.delete(key)
+            form.form_errors.append(exc.message)
+        else:
+            flash(_("Your ID change request was sent to the college. You will get an e-mail with the answer."),
+                  "success")
+            return redirect_to("student.problems.index")
+    status = 400 if request.method == "POST" else 200
+    return render("problems/id_change.html", status=status, form=form,
+                  id_type_label=dict(idcard.ID_TYPES).get(current_user.id_type, ""))
+
+
+@bp.route("/dispute", methods=["GET", "POST"])
+@student_view
+def dispute():
+    """Someone else registered my ID number: file a dispute with ID pictures."""
+    if current_user.realname_at is None:
+        return redirect_to("student.identity.realname")
+    if matching.holder_of(current_user.id_type, current_user.id_number, exclude=current_user) is None:
+        return redirect_to("student.auth.home")
+    form = EvidenceForm()
+    if form.validate_on_submit() and (key := store_pictures(form)):
+        try:
+            reqs.file_dispute(current_user, form.phone.data, form.reply_email.data, key, form.note.data,
+                              ip=client_ip())
+        except reqs.RequestError as exc:
+            idimages.delete(key)
+            form.form_errors.append(exc.message)
+        else:
+            flash(_("Your dispute was sent to the college. Until it is decided, the record is linked to no account."),
+                  "success")
+            return redirect_to("student.problems.index")
+    status = 400 if request.method == "POST" else 200
+    return render("problems/dispute.html", status=status, form=form)

@@ -1,13 +1,20 @@
-"""The student's record: check (校对), confirm (正确), report a problem (有误)."""
+"""The student's record: check (校对), confirm (正确), report a problem (有误:
+the online 数据检查勘误表 under /record/correction); the photo variants."""
+
+import datetime
 
 from flask import Blueprint, abort, current_app, flash, make_response, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from wtforms import HiddenField
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
+from wtforms.validators import Length, Optional, ValidationError
 
-from blueprints.web import Form, client_ip, redirect_to, render, role_required
+from blueprints.access import may_see_photo, student_view
+from blueprints.web import Form, client_ip, redirect_to, render
 from models import Photo, Record, StaleRecord, db
-from services import matching, photostore, records
+from services import idcard, matching, photostore, records
+from services import requests as reqs
 
 bp = Blueprint("record", __name__)
 
@@ -21,10 +28,10 @@ class ConfirmForm(Form):
 def own_record():
     """The current student's record, or a redirect to the step that is missing."""
     if current_user.realname_at is None:
-        return None, redirect_to("identity.realname")
+        return None, redirect_to("student.identity.realname")
     record = matching.record_of(current_user)
     if record is None:
-        return None, redirect_to("identity.status")
+        return None, redirect_to("student.identity.status")
     return record, None
 
 
@@ -44,8 +51,7 @@ def record_page(record, form=None, status=200):
 
 
 @bp.get("/record")
-@login_required
-@role_required("student")
+@student_view
 def index():
     """Step 5: the record and photo exactly as the diploma will carry them."""
     record, redirect = own_record()
@@ -57,8 +63,7 @@ def index():
 
 
 @bp.post("/record/confirm")
-@login_required
-@role_required("student")
+@student_view
 def confirm():
     """Step 6: "正确" — confirm record and photo as shown; a double tap is one confirmation."""
     record, redirect = own_record()
@@ -83,24 +88,14 @@ def confirm():
         # A concurrent tap confirmed first: show the result, nothing is doubled.
         pass
     flash(_("Thank you: your record and photo are confirmed."), "success")
-    return redirect_to("record.index")
+    return redirect_to("student.record.index")
 
 
 @bp.get("/record/wrong")
 @login_required
 def wrong():
     """Old address of "有误": the correction form."""
-    return redirect_to("problems.correction")
-
-
-def may_see_photo(photo):
-    """Owner, staff of the record's college, or admin. Unmatched: staff and admin."""
-    if current_user.role == "admin":
-        return True
-    attached = list(Record.select(Record.college, Record.account).where(Record.photo == photo))
-    if current_user.role == "staff":
-        return not attached or any(r.college_id == current_user.college_id for r in attached)
-    return any(r.account_id == current_user.id for r in attached)
+    return redirect_to("student.record.correction")
 
 
 @bp.get("/photo/<int:photo_id>/<variant>")
@@ -124,3 +119,118 @@ def photo(photo_id, variant):
     response.set_etag(etag)
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+class CorrectionForm(Form):
+    note = TextAreaField(_l("Note (optional)"), validators=[Length(max=1000)])
+
+
+FIELD_LABELS = dict(
+    [(field, label) for field, label in records.SHOWN]
+    + [("birth_date", _l("Birth date")), ("ethnicity", _l("Ethnicity")), ("class_name", _l("Class"))]
+)
+
+
+ITEM_LABELS = dict(FIELD_LABELS, photo_missing=_l("My photo is missing"), photo_wrong=_l("The photo is not me"))
+
+
+@bp.app_template_filter("field_label")
+def field_label(name):
+    """The label of a record field or photo item of a correction."""
+    return ITEM_LABELS.get(name, name)
+
+
+def correction_form(record):
+    """A form with a tick box and a 'correct value' input per record field."""
+
+    class Built(CorrectionForm):
+        pass
+
+    for field in reqs.FIELDS:
+        setattr(Built, "fix_" + field, BooleanField(FIELD_LABELS[field]))
+        setattr(Built, "new_" + field, StringField(_l("Correct value"), validators=[Optional(), Length(max=100)],
+                                                   filters=[lambda v: (v or "").strip()]))
+    for item in reqs.PHOTO_ITEMS:
+        setattr(Built, "fix_" + item, BooleanField(ITEM_LABELS[item]))
+    return Built()
+
+
+def correction_values(form, record):
+    """{field: canonical new value} of the ticked fields, with field errors."""
+    values, ok = {}, True
+    for field in reqs.FIELDS:
+        if not form["fix_" + field].data:
+            continue
+        target = form["new_" + field]
+        value = target.data
+        try:
+            value = check_value(field, value, record)
+        except ValidationError as exc:
+            target.errors = list(target.errors) + [exc.args[0]]
+            ok = False
+            continue
+        values[field] = value
+    return values if ok else None
+
+
+def check_value(field, value, record):
+    """Validate one corrected value like registration does; returns its canonical text."""
+    if not value:
+        raise ValidationError(_l("Enter the correct value."))
+    if field == "id_number":
+        try:
+            return idcard.validate(record.id_type, value)
+        except idcard.IdNumberError as exc:
+            raise ValidationError(exc.message) from None
+    if field in reqs.DATE_FIELDS:
+        try:
+            return datetime.date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise ValidationError(_l("Please enter a date like 1985-02-03.")) from None
+    if field == "gender":
+        mapped = {"男": "M", "女": "F", "m": "M", "f": "F", "male": "M", "female": "F"}.get(value.lower(), value)
+        if mapped not in ("M", "F"):
+            raise ValidationError(_l("Enter 男 or 女."))
+        return mapped
+    if field == "id_type":
+        code = idcard.ID_TYPE_BY_LABEL.get(value)
+        if code is None:
+            raise ValidationError(_l("Enter one of the ID types, e.g. 居民身份证."))
+        return code
+    if value == records.raw_value(record, field):
+        raise ValidationError(_l("This is what the record already says."))
+    return value
+
+
+@bp.route("/record/correction", methods=["GET", "POST"])
+@student_view
+def correction():
+    """"有误": the online 数据检查勘误表."""
+    record = matching.record_of(current_user)
+    if record is None:
+        return redirect_to("student.auth.home")
+    problem = reqs.deadline_problem(record)
+    form = correction_form(record)
+    status = 200
+    if not problem and form.validate_on_submit():
+        values = correction_values(form, record)
+        photo_items = [item for item in reqs.PHOTO_ITEMS if form["fix_" + item].data]
+        if values is not None:
+            try:
+                reqs.file_correction(current_user, record, values, photo_items, form.note.data, ip=client_ip())
+            except reqs.RequestError as exc:
+                form.form_errors.append(exc.message)
+            else:
+                flash(_("Your correction was sent to %(college)s. They decide before %(date)s; "
+                        "after a correction, confirm your record again between %(start)s and %(end)s.",
+                        college=record.college.name, date=record.cohort.confirm_deadline.isoformat(),
+                        start=record.cohort.recheck_start.isoformat(), end=record.cohort.recheck_end.isoformat()),
+                      "success")
+                return redirect_to("student.problems.index")
+        status = 400
+    elif request.method == "POST":
+        status = 400
+    rows = records.display(record)
+    return render("problems/correction.html", status=status, form=form, record=record, rows=rows,
+                  problem=problem, fields=reqs.FIELDS, current={f: records.raw_value(record, f) for f in reqs.FIELDS},
+                  shown={f: value for f, _label, value in records.display(record)})

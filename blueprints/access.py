@@ -1,0 +1,72 @@
+"""Who may see what: the role decorators, the college scope, the may_see_* checks.
+
+Every view of an area is wrapped in one decorator (`student_view`,
+`staff_view`, `admin_view`): anonymous users go to the login page, users of
+another role get 404 (there is nothing for them to see). Data reads are
+limited with `college_scope()` / `scope_for()`: staff see their college,
+admins see all.
+"""
+
+import functools
+
+from flask import abort, current_app
+from flask_login import current_user
+
+from models import Record
+
+
+def role_required(*roles):
+    """Only logged-in users with one of `roles`; anonymous → login, others → 404."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+student_view = role_required("student")
+staff_view = role_required("staff", "admin")
+admin_view = role_required("admin")
+
+
+def scope_for(user):
+    """None for admins (every college), the staff member's college id otherwise (0: none)."""
+    return None if user.role == "admin" else (user.college_id or 0)
+
+
+def college_scope(query, college_field):
+    """Limit a staff member's query to their own college; admins see all."""
+    scope = scope_for(current_user)
+    if scope is None:
+        return query
+    if not scope:
+        # A staff account without a college sees nothing (not the NULL-college rows).
+        return query.where(False)
+    return query.where(college_field == scope)
+
+
+def may_see_photo(photo):
+    """Owner, staff of the record's college, or admin. Unmatched: staff and admin."""
+    if current_user.role == "admin":
+        return True
+    attached = list(Record.select(Record.college, Record.account).where(Record.photo == photo))
+    if current_user.role == "staff":
+        return not attached or any(r.college_id == current_user.college_id for r in attached)
+    return any(r.account_id == current_user.id for r in attached)
+
+
+def may_see_request(found):
+    """The student who filed it, staff of its college, admins."""
+    if current_user.role == "admin":
+        return True
+    if current_user.role == "staff":
+        return found.college_id is not None and found.college_id == current_user.college_id
+    return found.user_id == current_user.id

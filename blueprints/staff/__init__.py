@@ -1,0 +1,12 @@
+"""The staff console under /staff: the dashboard, the records table with its
+bulk actions, the problem queues and the exports. One blueprint, "staff",
+with one child per module."""
+
+from flask import Blueprint
+
+from blueprints.staff import dashboard, exports, queues, records
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+bp.context_processor(records.row_globals)
+for child in (dashboard, records, queues, exports):
+    bp.register_blueprint(child.bp)
