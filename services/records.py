@@ -34,6 +34,9 @@ SHOWN = [
 ID_TYPE_LABELS = dict(idcard.ID_TYPES)
 
 
+NO_PHOTO = _l("There is no photo yet, so the record cannot be confirmed. Use “Something is wrong”.")
+
+
 class ConfirmRefused(ValueError):
     """Confirming is not possible now; `.message` says why."""
 
@@ -86,7 +89,7 @@ def can_confirm(record, now=None):
     """None when the student may press "正确" now, else the reason (lazy text)."""
     phase = record.cohort.phase(now)
     if record.photo_id is None:
-        return _l("There is no photo yet, so the record cannot be confirmed. Use “Something is wrong”.")
+        return NO_PHOTO
     if record.status == "correction_requested":
         return _l("Your correction is being processed; you can confirm once it has been decided.")
     if record.status in ("confirmed", "confirmed_offline"):
@@ -160,3 +163,87 @@ def _differs(record, field, new):
     if isinstance(Record._meta.fields[field], ForeignKeyField):
         return record.__data__.get(field) != getattr(new, "id", new)
     return getattr(record, field) != new
+
+
+def confirm_window(record, now=None):
+    """(first, last) local dates on which the student may confirm a corrected
+    record, or None once that is over; first is None while the normal
+    deadline still runs ("by <last>"). The record page and the decision
+    mail both take their dates from here, so they never disagree."""
+    cohort = record.cohort
+    today = cohort.local_today(now)
+    if today <= cohort.confirm_deadline:
+        return None, cohort.confirm_deadline
+    if today <= cohort.recheck_end:
+        return cohort.recheck_start, cohort.recheck_end
+    return None
+
+
+def window_text(window):
+    """The sentence that names a confirm window, for page and mail alike."""
+    if window is None:
+        return _l("The time for confirming online is over.")
+    first, last = window
+    if first is None:
+        return _l("Please check it again and confirm by %(date)s.", date=last.isoformat())
+    return _l(
+        "Please check it again and confirm between %(start)s and %(end)s.",
+        start=first.isoformat(),
+        end=last.isoformat(),
+    )
+
+
+CORRECTED = _l("Your record was corrected.")
+
+# What the record page offers as the one next step (see next_step()).
+DECIDE, REPORT, WAIT, DONE, CLOSED = "decide", "report", "wait", "done", "closed"
+
+
+def next_step(record, now=None):
+    """(kind, message) for the student's record page: exactly one thing to do.
+
+    kind is DECIDE (正确 / 有误), REPORT (only 有误: there is no photo yet),
+    WAIT (the college acts first), DONE (nothing left) or CLOSED (too late
+    online). The message says what and by when.
+    """
+    cohort = record.cohort
+    phase = cohort.phase(now)
+    if record.status == "confirmed_offline":
+        return DONE, _l("Your college recorded your confirmation offline. Nothing more to do.")
+    if record.status == "confirmed":
+        return DONE, None  # the page names the confirmation date
+    if record.status == "correction_requested":
+        return WAIT, _l(
+            "Your correction is with the college. You will get an e-mail when it is decided; nothing to do until then."
+        )
+    if record.photo_id is None:
+        reason = can_confirm(record, now)
+        if record.status == "corrected" or str(reason) != str(NO_PHOTO):
+            # The college owes the photo (a retake, or an accepted correction).
+            if str(reason) != str(NO_PHOTO):
+                return WAIT, reason
+            return WAIT, _l(
+                "The college accepted your correction but has no photo for you yet. "
+                "You will get an e-mail when it is there; then check and confirm."
+            )
+        if phase == "open":
+            return REPORT, _l(
+                "There is no graduation photo for you yet. Report it with “Something is wrong” "
+                "before %(date)s so the college can find it.",
+                date=cohort.confirm_deadline.isoformat(),
+            )
+        return CLOSED, _l("The deadline has passed. Please contact your college office.")
+    if record.status == "corrected":
+        window = confirm_window(record, now)
+        if can_confirm(record, now) is None:
+            return DECIDE, f"{CORRECTED} {window_text(window)}"
+        if window is not None:
+            return WAIT, f"{CORRECTED} {window_text(window)}"
+        return CLOSED, window_text(None)
+    if can_confirm(record, now) is None:
+        return DECIDE, _l(
+            "Please check and confirm before %(date)s (%(days)d days left).",
+            date=cohort.confirm_deadline.isoformat(),
+            days=cohort.days_left(now),
+        )
+    return CLOSED, _l("The deadline has passed; the record can no longer be confirmed online.")

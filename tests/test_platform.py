@@ -224,7 +224,7 @@ def test_first_visit_fits_in_20kb(app, capsys):
     page = client.get("/register", headers=br)
     html = brotli.decompress(page.data).decode()
     urls = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
-    assert len(urls) == 2, urls
+    assert len(urls) == 3, urls  # app.css, htmx, js/app.js
     responses = [page] + [client.get(url, headers=br) for url in urls]
     assert all(r.headers.get("Content-Encoding") == "br" for r in responses)
     total = sum(wire_size(r) for r in responses)

@@ -159,7 +159,7 @@ def test_correction_form_files_and_withdraws(app, en, db):
     items = {(i.field, i.old_value, i.new_value) for i in req.items}
     assert items == {("name", "张三", "张叁"), ("photo_wrong", "", "")}
     html = en.get("/record").get_data(as_text=True)
-    assert "being processed" in html and ">Correct<" not in html
+    assert "Your correction is with the college" in html and ">Correct<" not in html
     en.form_post(f"/requests/{req.id}/withdraw", {}, page="/requests")
     assert models.Record.get_by_id(record.id).status == "pending"
 

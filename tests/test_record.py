@@ -64,7 +64,12 @@ def test_realname_matches_and_shows_record(student, app, db):
         ({"gender": "F"}, "gender", "gender does not match"),
         ({"city": "440100"}, "city", "city of the chosen province"),
         ({"nickname": "x" * 51}, "nickname", "At most 50"),
-        ({"birth_date": "03/02/2003"}, "birth_date", "like 1985-02-03"),
+        ({"birth_date": "03/02/2003"}, "birth_date", "as YYYY-MM-DD"),
+        # An impossible date has its own message, not the one for an empty field.
+        ({"birth_date": "2004-13-40"}, "birth_date", "There is no such date"),
+        ({"birth_date": ""}, "birth_date", "Please enter your birth date like 1985-02-03"),
+        # No default gender: left unchosen, it is an error, never a silent 男.
+        ({"gender": ""}, "gender", "required"),
         ({"real_name": ""}, "real_name", "required"),
     ],
 )
@@ -205,10 +210,12 @@ def test_deadline_and_recheck_window(app, en, db):
     cohort = make_cohort(deadline_in_days=-1, recheck_in_days=0)
     record = linked_student(app, en, cohort=cohort)
     html = en.get("/record").get_data(as_text=True)
-    assert "Re-check window" in html and ">Correct<" not in html
+    # Not corrected: nothing to do online in the re-check window.
+    assert "can no longer be confirmed online" in html and ">Correct<" not in html
     assert confirm(en).status_code == 409
     models.Record.update(status="corrected").where(models.Record.id == record.id).execute()
-    assert ">Correct<" in en.get("/record").get_data(as_text=True)
+    html = en.get("/record").get_data(as_text=True)
+    assert ">Correct<" in html and f"confirm between {cohort.recheck_start} and {cohort.recheck_end}" in html
     assert confirm(en).status_code == 303
     models.Cohort.update(
         recheck_start=datetime.date(2000, 1, 1), recheck_end=datetime.date(2000, 1, 2)
@@ -216,7 +223,7 @@ def test_deadline_and_recheck_window(app, en, db):
     models.Record.update(status="pending").where(models.Record.id == record.id).execute()
     models.Confirmation.delete().execute()
     html = en.get("/record").get_data(as_text=True)
-    assert "read-only" in html and ">Correct<" not in html
+    assert "can no longer be confirmed online" in html and ">Correct<" not in html
 
 
 def test_photo_only_for_owner(app, en, db):

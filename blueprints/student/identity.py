@@ -10,7 +10,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
 from wtforms import DateField, EmailField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from blueprints.access import student_view
 from blueprints.forms import REQUIRED, checked_id_number, choices
@@ -79,7 +80,27 @@ def province_choices():
 
 
 def city_choices(province):
-    return choices([("", _l("City"))] + (regions.cities(province) if province else []))
+    """The cities of the chosen province; with none chosen, every city grouped
+    by province (<optgroup>), so the form works without JavaScript."""
+    if province:
+        return choices([("", _l("City"))] + regions.cities(province))
+    grouped = [SelectChoice("", _l("City"))]
+    for code, name in regions.provinces():
+        grouped += [SelectChoice(city, label, optgroup=name) for city, label in regions.cities(code)]
+    return grouped
+
+
+class BirthDateField(DateField):
+    """A YYYY-MM-DD date whose impossible values (2004-13-40) get their own message."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(
+                _l("There is no such date. Please enter your birth date as YYYY-MM-DD, e.g. 1985-02-03.")
+            ) from None
 
 
 class RealNameForm(Form):
@@ -91,7 +112,12 @@ class RealNameForm(Form):
         ),
         filters=[lambda v: (v or "").strip()],
     )
-    gender = SelectField(_l("Gender"), choices=choices(GENDER_CHOICES), validators=[DataRequired(REQUIRED)])
+    # No default: a preselected 男 is too easy to leave by mistake.
+    gender = SelectField(
+        _l("Gender"),
+        choices=choices([("", _l("Please choose"))] + GENDER_CHOICES),
+        validators=[DataRequired(REQUIRED)],
+    )
     id_type = SelectField(
         _l("ID type"),
         choices=choices(idcard.ID_TYPES),
@@ -105,23 +131,29 @@ class RealNameForm(Form):
             "ID type and ID number cannot be changed after registration."
         ),
     )
+    birth_date = BirthDateField(
+        _l("Birth date"),
+        validators=[InputRequired(_l("Please enter your birth date like 1985-02-03."))],
+        description=_l("Format YYYY-MM-DD, for example 1985-02-03."),
+        render_kw={"inputmode": "numeric", "maxlength": 10, "type": "text", "autocomplete": "bday"},
+    )
+    province = SelectField(_l("Province"), validators=[DataRequired(REQUIRED)])
+    city = SelectField(_l("City"), validators=[DataRequired(REQUIRED)])
+    # Optional, so last: between required fields it was filled or skipped by mistake.
     nickname = StringField(
         _l("Nickname"),
         validators=[Optional(), Length(max=50, message=_l("At most %(max)d characters."))],
         description=_l("Optional, up to 50 characters."),
         filters=[lambda v: (v or "").strip() or None],
     )
-    birth_date = DateField(
-        _l("Birth date"),
-        validators=[DataRequired(_l("Please enter your birth date like 1985-02-03."))],
-        description=_l("For example 1985-02-03."),
-        render_kw={"placeholder": "1985-02-03", "inputmode": "numeric", "maxlength": 10, "type": "text"},
-    )
-    province = SelectField(_l("Province"), validators=[DataRequired(REQUIRED)])
-    city = SelectField(_l("City"), validators=[DataRequired(REQUIRED)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.province.data and regions.name_of(self.city.data or ""):
+            # A city picked from the grouped list (no JavaScript) names its province.
+            self.province.data = next(
+                (code for code, _name in regions.provinces() if regions.is_valid(code, self.city.data)), ""
+            )
         self.province.choices = province_choices()
         self.city.choices = city_choices(self.province.data)
 

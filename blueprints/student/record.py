@@ -45,8 +45,7 @@ def record_page(record, form=None, status=200):
         confirmation=records.active_confirmation(record)
         if record.status in ("confirmed", "confirmed_offline")
         else None,
-        problem=records.can_confirm(record),
-        phase=record.cohort.phase(),
+        step=records.next_step(record),
     )
 
 
@@ -148,7 +147,7 @@ def correction_form(record):
 
     for field in reqs.FIELDS:
         setattr(Built, "fix_" + field, BooleanField(FIELD_LABELS[field]))
-        setattr(Built, "new_" + field, StringField(_l("Correct value"), validators=[Optional(), Length(max=100)],
+        setattr(Built, "new_" + field, StringField(_l("Correct %(field)s", field=FIELD_LABELS[field]), validators=[Optional(), Length(max=100)],
                                                    filters=[lambda v: (v or "").strip()]))
     for item in reqs.PHOTO_ITEMS:
         setattr(Built, "fix_" + item, BooleanField(ITEM_LABELS[item]))

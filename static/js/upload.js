@@ -28,14 +28,15 @@
 
   function swapIn(html, url) {
     var doc = new DOMParser().parseFromString(html, "text/html");
-    ["#main", "#flash"].forEach(function (sel) {
-      var fresh = doc.querySelector(sel), old = document.querySelector(sel);
-      if (fresh && old) { old.replaceWith(fresh); }
-    });
+    var fresh = doc.querySelector("#main"), old = document.querySelector("#main");
+    if (fresh && old) { old.replaceWith(fresh); }
+    // The live region stays; only its content changes, so it is announced.
+    var news = doc.querySelector("#flash"), flash = document.querySelector("#flash");
+    if (news && flash) { flash.innerHTML = news.innerHTML; }
     if (doc.title) { document.title = doc.title; }
     if (url && url !== location.href) { history.pushState({}, "", url); }
     if (window.htmx) { htmx.process(document.querySelector("#main")); }
-    window.scrollTo(0, 0);
+    if (window.GradProof) { GradProof.init(document); GradProof.focusPage(document); }
   }
 
   document.addEventListener("submit", function (event) {
@@ -46,7 +47,9 @@
     var inputs = Array.prototype.slice.call(form.querySelectorAll("input[type=file][data-shrink]"));
     var button = form.querySelector("button[type=submit]");
     var bar = form.querySelector("progress.upload");
+    if (button && button.disabled) { return; }
     if (button) { button.disabled = true; }
+    form.classList.add("htmx-request");
     Promise.all(inputs.map(function (input) {
       var file = input.files && input.files[0];
       return shrink(file, parseInt(input.getAttribute("data-shrink"), 10) || 1600).then(function (small) {
@@ -62,6 +65,7 @@
       xhr.onload = function () { swapIn(xhr.responseText, xhr.responseURL); };
       xhr.onerror = function () {
         if (button) { button.disabled = false; }
+        form.classList.remove("htmx-request");
         if (bar) { bar.hidden = true; }
         alert(form.getAttribute("data-error") || "Network error, please try again.");
       };
