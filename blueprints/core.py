@@ -2,6 +2,7 @@
 
 import functools
 
+import flask_babel
 import peewee
 from babel import Locale, support
 from flask import Blueprint, current_app, g, has_request_context, redirect, request
@@ -51,7 +52,17 @@ def locale_code(locale=None):
     Babel resolves 'zh_CN' to 'zh_Hans_CN'; our catalogs, cookies, templates
     and User.locale use the short code from LANGUAGES.
     """
-    locale = locale or get_locale()
+    if locale is None:
+        state = _babel_state()
+        locale = get_locale()
+        if state is not None:
+            # Per request (and per forced locale): str(Locale) is slow.
+            cached = getattr(state, "gp_code", None)
+            if cached is not None and cached[0] is locale:
+                return cached[1]
+            code = _code_of(str(locale), tuple(current_app.config["LANGUAGES"]))
+            state.gp_code = (locale, code)
+            return code
     return _code_of(str(locale), tuple(current_app.config["LANGUAGES"]))
 
 
@@ -64,23 +75,47 @@ def _code_of(locale_name, languages):
     return locale_name
 
 
+def _babel_state():
+    """Flask-Babel's per-request namespace (None outside an app context).
+
+    Flask-Babel keeps the request's locale there, and `force_locale()` and
+    `refresh()` reset and restore its `babel_translations` slot, which
+    Catalogs uses as the request's resolved catalog.
+    """
+    return flask_babel._get_current_context()
+
+
 class Catalogs(Domain):
     """Flask-Babel's domain, finding translations/zh_CN for Babel's zh_Hans_CN
-    (its own lookup searches only zh_Hans_CN and zh, so Chinese never loaded)."""
+    (its own lookup searches only zh_Hans_CN and zh, so Chinese never loaded).
+
+    The catalog is resolved once per request, not once per string: every
+    `_()` after the first is one attribute read. Inside `force_locale()`
+    (mails in the recipient's language) Flask-Babel clears the slot, so the
+    forced language's catalog is resolved and then dropped on exit.
+    """
 
     def get_translations(self):
-        if get_locale() is None:
+        state = _babel_state()
+        if state is None:
             return support.NullTranslations()
-        key = (locale_code(), self.domain[0])
-        if key not in self.cache:
+        translations = getattr(state, "babel_translations", None)
+        if translations is None:
+            translations = state.babel_translations = self._catalog(locale_code())
+        return translations
+
+    def _catalog(self, code):
+        key = (code, self.domain[0])
+        translations = self.cache.get(key)
+        if translations is None:
             translations = support.Translations()
             for dirname in self.translation_directories:
-                catalog = support.Translations.load(dirname, [key[0]], self.domain[0])
+                catalog = support.Translations.load(dirname, [code], self.domain[0])
                 translations.merge(catalog)
                 if hasattr(catalog, "plural"):
                     translations.plural = catalog.plural
             self.cache[key] = translations
-        return self.cache[key]
+        return translations
 
 
 @bp.get("/lang/<code>")

@@ -6,6 +6,7 @@ fragment. Who may see what is in access.py.
 
 from urllib.parse import urlsplit
 
+from babel import support
 from flask import (
     current_app,
     g,
@@ -15,9 +16,11 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
+from wtforms.i18n import messages_path
 
 CSRF_EXPIRED = _l(
     "This form was open for too long and has expired. Your entries are kept; please submit again."
@@ -73,8 +76,52 @@ def client_ip():
     return request.remote_addr or ""
 
 
+class FormTranslations:
+    """WTForms' own messages ("Not a valid choice", …) in the request's language.
+
+    Flask-WTF loads and parses WTForms' .mo file again in every request that
+    translates one; the parsed catalogs are kept here, one per locale, for
+    the life of the process. The locale is looked up on each call, so a form
+    used inside `force_locale()` follows it.
+    """
+
+    def __init__(self):
+        self._catalogs = {}
+
+    def _catalog(self):
+        locale = get_locale()
+        if locale is None:
+            return None
+        key = str(locale)
+        catalog = self._catalogs.get(key)
+        if catalog is None:
+            catalog = self._catalogs[key] = support.Translations.load(
+                messages_path(), [locale], domain="wtforms"
+            )
+        return catalog
+
+    def gettext(self, string):
+        catalog = self._catalog()
+        return string if catalog is None else catalog.ugettext(string)
+
+    def ngettext(self, singular, plural, n):
+        catalog = self._catalog()
+        if catalog is None:
+            return singular if n == 1 else plural
+        return catalog.ungettext(singular, plural, n)
+
+
+FORM_TRANSLATIONS = FormTranslations()
+
+
 class Form(FlaskForm):
     """Base form: an expired CSRF token becomes a form error, not a 400 page."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)
+            return FORM_TRANSLATIONS
 
     def validate_on_submit(self, extra_validators=None):
         ok = super().validate_on_submit(extra_validators)
