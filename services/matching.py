@@ -11,6 +11,7 @@ import unicodedata
 from peewee import JOIN
 
 from models import AuditEvent, Cohort, College, Photo, Record, Request, User, db
+from prepared import Param, Prepared
 
 # Dots people type in transliterated minority names, all meaning "·".
 _DOTS = dict.fromkeys(map(ord, "\u2022\u2027\u30fb\uff65\u00b7\u2219\u22c5\u0387\u16eb\u2e31"), "·")
@@ -53,18 +54,22 @@ def holder_of(id_type, id_number, exclude=None):
     return query.first()
 
 
+# Every student page reads it: built once (prepared.py), run with the user.
+_RECORD_OF = Prepared(
+    Record.select(Record, Cohort, College, Photo)
+    .join(Cohort)
+    .switch(Record)
+    .join(College)
+    .switch(Record)
+    .join(Photo, JOIN.LEFT_OUTER)
+    .where(Record.account == Param("user"))
+    .limit(1)
+)
+
+
 def record_of(user):
     """The record linked to `user` (with cohort, college and photo), or None."""
-    return (
-        Record.select(Record, Cohort, College, Photo)
-        .join(Cohort)
-        .switch(Record)
-        .join(College)
-        .switch(Record)
-        .join(Photo, JOIN.LEFT_OUTER)
-        .where(Record.account == user)
-        .first()
-    )
+    return _RECORD_OF.first(user=user)
 
 
 def link(user, ip=""):

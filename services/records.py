@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from peewee import ForeignKeyField
 
 from models import Confirmation, Record, utcnow
+from prepared import Param, Prepared
 from services import idcard, mail
 
 GENDERS = {"M": _l("Male"), "F": _l("Female")}
@@ -75,14 +76,17 @@ def fingerprint(record):
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+_ACTIVE_CONFIRMATION = Prepared(
+    Confirmation.select()
+    .where((Confirmation.record == Param("record")) & Confirmation.void_at.is_null())
+    .order_by(Confirmation.at.desc())
+    .limit(1)
+)
+
+
 def active_confirmation(record):
     """The confirmation that is not void, if any."""
-    return (
-        Confirmation.select()
-        .where((Confirmation.record == record) & Confirmation.void_at.is_null())
-        .order_by(Confirmation.at.desc())
-        .first()
-    )
+    return _ACTIVE_CONFIRMATION.first(record=record)
 
 
 def can_confirm(record, now=None):
