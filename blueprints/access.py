@@ -13,6 +13,10 @@ from flask import abort, current_app
 from flask_login import current_user
 
 from models import Record
+from prepared import Param, Prepared
+
+# Asked for every photo a page shows.
+_ATTACHED = Prepared(Record.select(Record.college, Record.account).where(Record.photo == Param("photo")))
 
 
 def role_required(*roles):
@@ -57,7 +61,7 @@ def may_see_photo(photo):
     """Owner, staff of the record's college, or admin. Unmatched: staff and admin."""
     if current_user.role == "admin":
         return True
-    attached = list(Record.select(Record.college, Record.account).where(Record.photo == photo))
+    attached = list(_ATTACHED.execute(photo=photo))
     if current_user.role == "staff":
         return not attached or any(r.college_id == current_user.college_id for r in attached)
     return any(r.account_id == current_user.id for r in attached)

@@ -54,22 +54,31 @@ def holder_of(id_type, id_number, exclude=None):
     return query.first()
 
 
-# Every student page reads it: built once (prepared.py), run with the user.
-_RECORD_OF = Prepared(
-    Record.select(Record, Cohort, College, Photo)
-    .join(Cohort)
-    .switch(Record)
-    .join(College)
-    .switch(Record)
-    .join(Photo, JOIN.LEFT_OUTER)
-    .where(Record.account == Param("user"))
-    .limit(1)
-)
+def _with_links():
+    return (
+        Record.select(Record, Cohort, College, Photo)
+        .join(Cohort)
+        .switch(Record)
+        .join(College)
+        .switch(Record)
+        .join(Photo, JOIN.LEFT_OUTER)
+    )
+
+
+# Every student page reads these: built once (prepared.py), run with new values.
+_RECORD_OF = Prepared(_with_links().where(Record.account == Param("user")).limit(1))
+_RECORD_BY_ID = Prepared(_with_links().where(Record.id == Param("id")).limit(1))
 
 
 def record_of(user):
     """The record linked to `user` (with cohort, college and photo), or None."""
     return _RECORD_OF.first(user=user)
+
+
+def reread(record):
+    """`record` read again with its cohort, college and photo (the current row
+    when called inside a transaction), or None if it was deleted."""
+    return _RECORD_BY_ID.first(id=record.id)
 
 
 def link(user, ip=""):

@@ -2,8 +2,11 @@
 the online 数据检查勘误表 under /record/correction); the photo variants."""
 
 import datetime
+import hashlib
+import secrets
+import time
 
-from flask import Blueprint, abort, current_app, flash, make_response, request
+from flask import Blueprint, abort, current_app, flash, make_response, request, session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -11,8 +14,10 @@ from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
 from blueprints.access import may_see_photo, student_view
+from blueprints.core import locale_code
 from blueprints.web import Form, client_ip, redirect_to, render
-from models import Photo, Record, StaleRecord, db
+from models import Photo, StaleRecord, db
+from prepared import Param, Prepared
 from services import idcard, matching, photostore, records
 from services import requests as reqs
 
@@ -35,28 +40,69 @@ def own_record():
     return record, None
 
 
-def record_page(record, form=None, status=200):
+CONFIRMED = ("confirmed", "confirmed_offline")
+_PHOTO = Prepared(Photo.select().where(Photo.id == Param("id")).limit(1))
+# Changes when the process starts (a deploy may change templates and code).
+PAGE_BUILD = secrets.token_hex(4)
+
+
+def record_page(record, form=None, status=200, confirmation=...):
+    if confirmation is ...:
+        confirmation = records.active_confirmation(record) if record.status in CONFIRMED else None
     return render(
         "record/index.html",
         status=status,
         record=record,
         rows=records.display(record),
         form=form or ConfirmForm(shown=records.fingerprint(record)),
-        confirmation=records.active_confirmation(record)
-        if record.status in ("confirmed", "confirmed_offline")
-        else None,
+        confirmation=confirmation,
         step=records.next_step(record),
     )
+
+
+def page_validator(record, confirmation):
+    """A weak ETag of everything /record shows: the record, cohort, college
+    and photo rows as read, the active confirmation, the user and session
+    version, the language, the cohort's local date (deadline countdown), the
+    process, and the hour — so a page served from cache carries a CSRF token
+    at most an hour old (they last WTF_CSRF_TIME_LIMIT)."""
+    state = (
+        PAGE_BUILD,
+        current_user.get_id(),
+        locale_code(),
+        record.__data__,
+        record.cohort.__data__,
+        record.college.__data__,
+        record.photo.__data__ if record.photo_id else None,
+        confirmation.__data__ if confirmation else None,
+        record.cohort.local_today().isoformat(),
+        int(time.time() // 3600),
+    )
+    return hashlib.blake2b(repr(state).encode(), digest_size=12).hexdigest()
 
 
 @bp.get("/record")
 @student_view
 def index():
-    """Step 5: the record and photo exactly as the diploma will carry them."""
+    """Step 5: the record and photo exactly as the diploma will carry them.
+
+    A reload whose If-None-Match still fits answers 304 before anything is
+    rendered (the page is `private, no-cache`: browsers always revalidate).
+    """
     record, redirect = own_record()
     if redirect:
         return redirect
-    response = record_page(record)
+    confirmation = records.active_confirmation(record) if record.status in CONFIRMED else None
+    etag = page_validator(record, confirmation)
+    if request.if_none_match.contains_weak(etag) and not session.get("_flashes") and not current_app.debug:
+        response = make_response("", 304)
+    else:
+        response = record_page(record, confirmation=confirmation)
+    response.set_etag(etag, weak=True)
+    # Informational: the ETag decides (it wins over If-Modified-Since); the
+    # hour keeps clients that send only If-Modified-Since as fresh as the ETag.
+    hour = datetime.datetime.fromtimestamp(time.time() // 3600 * 3600, datetime.UTC).replace(tzinfo=None)
+    response.last_modified = max(record.changed_at, hour)
     response.headers["Cache-Control"] = "private, no-cache"
     return response
 
@@ -79,7 +125,7 @@ def confirm():
         return record_page(record, status=409)
     try:
         with db.atomic():
-            records.confirm(Record.get_by_id(record.id), current_user, ip=client_ip())
+            records.confirm(matching.reread(record), current_user, ip=client_ip())
     except records.ConfirmRefused as exc:
         flash(str(exc.message), "error")
         return record_page(record, status=409)
@@ -101,7 +147,7 @@ def wrong():
 @login_required
 def photo(photo_id, variant):
     """A photo variant, only for those allowed to see it, cached privately."""
-    found = Photo.get_or_none(Photo.id == photo_id)
+    found = _PHOTO.first(id=photo_id)
     if found is None or variant not in photostore.VARIANTS or not may_see_photo(found):
         abort(404)
     etag = f"{found.sha256[:16]}-{variant}"
@@ -116,6 +162,8 @@ def photo(photo_id, variant):
         response = make_response(body)
         response.mimetype = photostore.VARIANTS[variant][1]
     response.set_etag(etag)
+    # A photo row's files never change (a new picture is a new row).
+    response.last_modified = found.created_at
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response
 

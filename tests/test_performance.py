@@ -1,0 +1,118 @@
+"""What the speed-ups must not change: a reload answers 304 only while the
+page would be the same, languages still switch, prepared queries give the
+same rows as peewee's own."""
+
+import re
+
+import pytest
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+import models
+from prepared import Param, Prepared
+from services import matching
+from tests.factories import login, make_photo, make_record, make_user, with_realname
+
+
+@pytest.fixture
+def linked(app, db):
+    record = make_record(name="张三")
+    make_photo(app, record)
+    user = with_realname(make_user(), record)
+    matching.link(user)
+    return models.Record.get_by_id(record.id)
+
+
+@pytest.fixture
+def student(client, linked):
+    client.set_cookie("lang", "en")
+    login(client)
+    return client
+
+
+def reload(client, etag, **headers):
+    return client.get("/record", headers={"If-None-Match": etag, **headers})
+
+
+def test_record_reload_answers_304_until_the_page_changes(student, linked, db):
+    first = student.get("/record")
+    assert first.status_code == 200
+    etag = first.headers["ETag"]
+    assert etag.startswith('W/"') and first.headers["Last-Modified"]
+    again = reload(student, etag)
+    assert again.status_code == 304 and again.get_data() == b""
+    assert again.headers["ETag"] == etag and "Cookie" in again.headers["Vary"]
+
+    # Staff change a field: the reload shows the new value.
+    fresh = models.Record.get_by_id(linked.id)
+    with db.db.atomic():
+        fresh.touch(major="数据科学")
+    changed = reload(student, etag)
+    assert changed.status_code == 200 and "数据科学" in changed.get_data(as_text=True)
+    assert changed.headers["ETag"] != etag
+
+    # The college is renamed (the record row itself does not change).
+    etag = changed.headers["ETag"]
+    models.College.update(name="软件学院").execute()
+    renamed = reload(student, etag)
+    assert renamed.status_code == 200 and "软件学院" in renamed.get_data(as_text=True)
+
+
+def test_record_reload_follows_language_and_flashes(student, linked):
+    etag = student.get("/record").headers["ETag"]
+    student.set_cookie("lang", "zh_CN")
+    chinese = reload(student, etag)
+    assert chinese.status_code == 200 and "校对学籍信息和图像信息" in chinese.get_data(as_text=True)
+
+    # A pending message is shown (and consumed), never skipped by a 304.
+    etag = chinese.headers["ETag"]
+    page = student.get("/record").get_data(as_text=True)
+    shown = re.search(r'name="shown"[^>]*value="([^"]+)"', page).group(1)
+    assert student.form_post("/record/confirm", {"shown": shown}, page="/record").status_code == 303
+    after = student.get("/record", headers={"If-None-Match": etag})
+    assert after.status_code == 200 and "谢谢！您的学籍信息和图像信息已确认。" in after.get_data(as_text=True)
+
+
+def test_photo_has_validators_and_answers_304(student, linked):
+    first = student.get(f"/photo/{linked.photo_id}/jpeg")
+    assert first.status_code == 200 and first.headers["Last-Modified"]
+    again = student.get(f"/photo/{linked.photo_id}/jpeg", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.get_data() == b""
+
+
+def test_force_locale_switches_the_request_catalog_and_back(app):
+    with app.test_request_context(headers={"Cookie": "lang=en"}):
+        assert _("Log in") == "Log in"
+        with force_locale("zh_CN"):
+            assert _("Log in") == "登录"
+        assert _("Log in") == "Log in"
+
+
+def test_form_messages_of_wtforms_in_both_languages(client, db):
+    make_user()
+    login(client)
+    bad = {"real_name": "张三", "gender": "M", "id_type": "nonsense", "id_number": "1", "birth_date": ""}
+    client.set_cookie("lang", "en")
+    english = client.form_post("/identity/", bad).get_data(as_text=True)
+    client.set_cookie("lang", "zh_CN")
+    chinese = client.form_post("/identity/", bad).get_data(as_text=True)
+    assert "Not a valid choice." in english
+    assert "Not a valid choice." not in chinese and "不是有效的选择" in chinese
+
+
+def test_prepared_query_gives_peewee_rows_and_binds_each_run(app, linked, db):
+    other = make_record(name="李四")
+    query = Prepared(
+        models.Record.select(models.Record, models.College)
+        .join(models.College)
+        .where(models.Record.id == Param("id"))
+        .limit(1)
+    )
+    for record in (linked, other, linked):
+        row = query.first(id=record.id)
+        assert row.id == record.id and row.name == record.name
+        assert row.college.name == record.college.name
+    assert query.first(id=-1) is None
+    assert matching.record_of(linked.account).photo.sha256 == linked.photo.sha256
+    sql, params = query.sql()
+    assert sql.count("?") == 2 and params == [":id", 1]
