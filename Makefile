@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 FLASK  := $(BIN)/flask --app app
 
-.PHONY: run dev test lint translations init-db send-mail bench clean
+.PHONY: run worker dev test lint translations init-db send-mail bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +36,18 @@ init-db: $(VENV)/.installed $(MO_FILES) instance/config.py
 
 # Plain HTTP on loopback in a browser needs non-Secure cookies; behind an
 # HTTPS proxy set FLASK_SESSION_COOKIE_SECURE=true (see README).
+# The web server and one queue consumer (Procfile), together under honcho:
+# Ctrl-C stops both.
 run: init-db
 	@echo "GradProof on http://$(HOST):$(PORT)/  (mail: $${FLASK_MAIL_SERVER:-console, printed below})"
+	HOST=$(HOST) \
 	FLASK_SESSION_COOKIE_SECURE=$${FLASK_SESSION_COOKIE_SECURE:-false} \
 	FLASK_REMEMBER_COOKIE_SECURE=$${FLASK_REMEMBER_COOKIE_SECURE:-false} \
-	$(BIN)/gunicorn -c deploy/gunicorn.conf.py --bind $(HOST):$(PORT) 'app:create_app()'
+	$(BIN)/honcho start -f Procfile -p $(PORT)
+
+# A queue consumer alone (mail, imports, periodic duties), e.g. on a second server.
+worker: init-db
+	$(FLASK) worker
 
 dev: init-db
 	$(FLASK) --debug run --host $(HOST) --port $(PORT)

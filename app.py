@@ -26,6 +26,11 @@ DEFAULTS = {
     "MAIL_SUPPRESS_SEND": False,
     "MAIL_SEND_AFTER_REQUEST": True,
     "MAIL_MAX_ATTEMPTS": 8,
+    # The task queue: empty means instance/huey.sqlite3 (one machine);
+    # redis://host:port/db for several servers. See tasks.py.
+    "HUEY_URL": os.environ.get("HUEY_URL", ""),
+    # None: tasks run at once in the caller under TESTING, queued otherwise.
+    "HUEY_IMMEDIATE": None,
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": False,
@@ -56,6 +61,7 @@ DEFAULTS = {
     "PHOTO_DIR": "",  # empty: instance/photos
     "ID_IMAGE_DIR": "",  # empty: instance/id-images
     "ID_IMAGE_RETENTION_DAYS": 30,
+    "IMPORT_DIR": "",  # empty: instance/imports (uploads waiting for the worker)
     "IMPORT_MAX_BYTES": 2 * 1024**3,
     "IMPORT_WORKERS": 0,  # 0: one process per CPU
     "ACTIVATION_HOURS": 48,
@@ -105,6 +111,10 @@ def create_app(test_config=None):
     app.register_blueprint(student.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(admin.bp)
+
+    import tasks
+
+    tasks.configure(app)
 
     import cli
 

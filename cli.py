@@ -1,4 +1,4 @@
-"""`flask` commands: init-db, seed-demo, create-admin, send-mail."""
+"""`flask` commands: init-db, seed-demo, create-admin, send-mail, worker."""
 
 import time
 
@@ -25,6 +25,7 @@ def init_app(app):
         import_students,
         import_photos,
         purge_id_images,
+        worker,
     ):
         app.cli.add_command(command)
 
@@ -110,7 +111,9 @@ def create_staff(email, code, password):
     models.db.connect(reuse_if_open=True)
     college = models.College.get_or_none(models.College.code == code.strip())
     if college is None:
-        codes = ", ".join(c.code for c in models.College.select().order_by(models.College.code)) or "(none yet)"
+        codes = (
+            ", ".join(c.code for c in models.College.select().order_by(models.College.code)) or "(none yet)"
+        )
         raise click.ClickException(f"no college with code {code!r}; known codes: {codes}")
     user = _create_account(email, password, "staff", college, reason=f"cli, college {college.code}")
     click.echo(f"staff {user.email} of {college.name} ({college.code}) created")
@@ -206,3 +209,33 @@ def purge_id_images():
     models.db.connect(reuse_if_open=True)
     count = idimages.purge()
     click.echo(f"ID pictures deleted: {count}")
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--workers", "-w", default=4, show_default=True, help="Threads running tasks.")
+def worker(workers):
+    """Run the task queue's consumer: mail, imports and the periodic duties.
+
+    `make run` starts one beside the web server; `make worker` starts one
+    alone. On start it fails the import jobs of a consumer that died on this
+    host and deletes their uploads. SIGINT stops after the running tasks,
+    SIGTERM at once.
+    """
+    import logging
+
+    import tasks
+
+    app = current_app._get_current_object()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    consumer = tasks.create_consumer(app, workers=workers)
+    models.db.connect(reuse_if_open=True)
+    try:
+        tasks.record_heartbeat()
+        failed = tasks.sweep_jobs(starting=True)
+    finally:
+        models.db.close()
+    click.echo(
+        f"worker: queue {tasks.describe_storage()}, {workers} threads; interrupted jobs failed: {failed}"
+    )
+    consumer.run()

@@ -411,6 +411,9 @@ class ImportJob(BaseModel):
     # (a server restart) can be told from one that is still working.
     updated_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
+    # host:pid of the queue consumer running the job, so a consumer that
+    # starts can fail the jobs of one that died on the same host.
+    worker = CharField(max_length=100, default="")
 
 
 ALL_MODELS = [

@@ -12,9 +12,9 @@ from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import models
+import tasks
 from blueprints.web import safe_next
 from extensions import babel, compress, csrf, limiter, login_manager, mail, talisman
-from services import mail as mail_service
 
 bp = Blueprint("core", __name__)
 
@@ -215,7 +215,8 @@ def init_app(app):
     @app.after_request
     def _deliver_mail(response):
         if g.get("outbox_dirty") and app.config["MAIL_SEND_AFTER_REQUEST"]:
-            response.call_on_close(mail_service.deliver_after(app))
+            # The consumer sends it; the web process never talks to SMTP.
+            response.call_on_close(tasks.enqueue_delivery_after(app))
         return response
 
     @app.after_request

@@ -6,8 +6,10 @@ return a JSON-able report. A reason in a report is stored as its English
 msgid plus variables (``reason()``) and translated when shown
 (``describe()``), so a report reads in the language of whoever opens it.
 
-``run_job()`` executes an ImportJob in a background thread: its own app
-and request context (for absolute links in mails), its own DB connection.
+``run_job()`` executes an ImportJob (called by the queue's consumer, see
+tasks.py): its own request context (for absolute links in mails) and DB
+connection, a heartbeat while it runs, and the owner (host:pid) recorded so
+that a job whose consumer died is found and failed (``sweep_interrupted``).
 """
 
 import contextlib
@@ -15,8 +17,10 @@ import csv
 import datetime
 import io
 import json
+import logging
 import os
 import re
+import socket
 import threading
 import time
 import unicodedata
@@ -198,44 +202,131 @@ def _progress_writer(job_id):
 FAILED = N_("The import stopped because of an internal error; the details are in the server log.")
 
 
-STALE_AFTER = datetime.timedelta(minutes=15)
+HEARTBEAT = 10  # seconds between heartbeats of a running job
+STALE_AFTER = datetime.timedelta(minutes=2)  # a running job silent this long is dead
+QUEUED_TOO_LONG = datetime.timedelta(days=1)  # a queued job whose task was lost
 INTERRUPTED = N_("The import was interrupted (the server was restarted?). Please upload the file again.")
 
 
-def mark_if_interrupted(job, now=None):
-    """A queued/running job without a heartbeat for 15 minutes failed; returns the job."""
+def worker_id():
+    """This process as recorded in a running job: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fail(job_ids, now):
+    """Mark jobs failed as interrupted and delete their uploads; returns the count."""
+    count = 0
+    for job in ImportJob.select().where(ImportJob.id.in_(job_ids)):
+        changed = (
+            ImportJob.update(status="failed", error=json.dumps(reason(INTERRUPTED)), finished_at=now)
+            .where((ImportJob.id == job.id) & ImportJob.status.in_(["queued", "running"]))
+            .execute()
+        )
+        if changed:
+            _remove(job.path)
+            count += changed
+    return count
+
+
+def is_interrupted(job, now, starting=False):
+    """Whether a queued/running job can no longer finish.
+
+    Running: its heartbeat is older than STALE_AFTER, or its consumer ran on
+    this host and is gone (at a consumer's start: any consumer of this host
+    other than a live one). Queued: its task waited a whole day.
+    """
+    if job.status == "queued":
+        return job.created_at < now - QUEUED_TOO_LONG
+    if job.status != "running":
+        return False
+    if (job.updated_at or job.created_at) < now - STALE_AFTER:
+        return True
+    host, _, pid = (job.worker or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        pid = int(pid)
+        return (starting and pid == os.getpid()) or not _pid_alive(pid)
+    return False
+
+
+def sweep_interrupted(now=None, starting=False):
+    """Fail every job whose consumer died; returns how many were failed.
+
+    Called when a consumer starts (``starting=True``) and every minute.
+    """
     now = now or utcnow()
-    last = job.updated_at or job.created_at
-    if job.status in ("queued", "running") and last < now - STALE_AFTER:
-        ImportJob.update(status="failed", error=json.dumps(reason(INTERRUPTED)), finished_at=now).where(
-            (ImportJob.id == job.id) & ImportJob.status.in_(["queued", "running"])
-        ).execute()
-        _remove(job.path)
+    jobs = ImportJob.select().where(ImportJob.status.in_(["queued", "running"]))
+    return _fail([job.id for job in jobs if is_interrupted(job, now, starting)], now)
+
+
+def mark_if_interrupted(job, now=None):
+    """The job, failed first if it was interrupted (checked when its page is shown)."""
+    now = now or utcnow()
+    if is_interrupted(job, now):
+        _fail([job.id], now)
         job = ImportJob.get_by_id(job.id)
     return job
 
 
-def start(app, job):
-    """Run `job` in a background thread (its own app context and connection)."""
-    threading.Thread(target=run_job, args=(app, job.id), daemon=True, name=f"import-{job.id}").start()
+class _Heartbeat(threading.Thread):
+    """Writes a running job's updated_at every HEARTBEAT seconds until stopped."""
+
+    def __init__(self, job_id):
+        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
+        self.job_id = job_id
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(HEARTBEAT):
+            try:
+                with db.connection_context():
+                    ImportJob.update(updated_at=utcnow()).where(
+                        (ImportJob.id == self.job_id) & (ImportJob.status == "running")
+                    ).execute()
+            except Exception:  # a busy database skips one beat
+                logging.getLogger(__name__).warning("heartbeat of job %s skipped", self.job_id, exc_info=True)
+
+    def stop(self):
+        self.stopped.set()
+        self.join()
 
 
 def run_job(app, job_id):
-    """Run one ImportJob to its end; meant as a thread's target.
+    """Run one queued ImportJob to its end (called by the consumer's task).
 
     Stores the report as JSON, or status "failed" with a reason (never a
     traceback). The uploaded file is deleted afterwards: it holds ID numbers.
+    A job that is no longer queued (failed by a sweep, or run already) is
+    left alone. Returns whether the job ran.
     """
     with job_context(app):
         db.connect(reuse_if_open=True)
+        claimed = (
+            ImportJob.update(status="running", worker=worker_id(), updated_at=utcnow())
+            .where((ImportJob.id == job_id) & (ImportJob.status == "queued"))
+            .execute()
+        )
+        if not claimed:
+            return False
+        heartbeat = _Heartbeat(job_id)
+        heartbeat.start()
         try:
             job = ImportJob.get_by_id(job_id)
             values = _execute(app, job)
             values["finished_at"] = utcnow()
             ImportJob.update(**values).where(ImportJob.id == job_id).execute()
-            deliver_queued_mail()
         finally:
-            db.close()
+            heartbeat.stop()
+        return True
 
 
 def _execute(app, job):
@@ -243,7 +334,6 @@ def _execute(app, job):
     from services import import_photos, import_registry
 
     try:
-        ImportJob.update(status="running", updated_at=utcnow()).where(ImportJob.id == job.id).execute()
         progress = _progress_writer(job.id)
         if job.kind == "compliance":
             from services import exports
@@ -251,8 +341,12 @@ def _execute(app, job):
             counts = exports.recheck_compliance(progress=progress)
             with db.atomic():
                 AuditEvent.log("photo.compliance", actor=job.created_by, reason=str(counts))
-            return {"status": "done", "report": json.dumps({"kind": "compliance", "counts": counts}),
-                    "done": counts["checked"], "total": counts["checked"]}
+            return {
+                "status": "done",
+                "report": json.dumps({"kind": "compliance", "counts": counts}),
+                "done": counts["checked"],
+                "total": counts["checked"],
+            }
         if job.kind == "students":
             with open(job.path, "rb") as fh:
                 data = fh.read()

@@ -5,9 +5,19 @@ writes an OutboxMail row; call it inside the transaction of the action.
 `deliver_pending()` claims due rows one by one (so several senders never
 send one mail twice), sends them through Flask-Mail, and backs off on
 failure. With no MAIL_SERVER the mail is printed and kept as `console`.
+
+Web processes never call `deliver_pending()`: the queue's consumer does
+(tasks.py), after each request that queued mail and twice a minute.
+
+A server that cannot be reached (refused, timed out, hung up) is not the
+mail's fault: the drain stops at the first such failure instead of waiting
+out the timeout once per mail, and when a later drain finds the server
+answering again, the mails that waited for it are due at once rather than
+after their backoff.
 """
 
 import datetime
+import smtplib
 import socket
 import sys
 
@@ -39,6 +49,58 @@ def queue(to, template, subject, locale="zh_CN", user=None, **ctx):
     )
     g.outbox_dirty = True  # ask for a delivery once the request is over
     return row
+
+
+# A failure of these kinds says the server is down, not that this mail is bad.
+SERVER_DOWN = (
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPConnectError,
+)
+
+
+def _server_down_error(last_error):
+    """Whether a stored last_error came from a server that was unreachable."""
+    name = (last_error or "").split(":", 1)[0]
+    return name in {
+        "ConnectionRefusedError", "ConnectionResetError", "ConnectionAbortedError", "ConnectionError",
+        "TimeoutError", "gaierror", "SMTPServerDisconnected", "SMTPConnectError",
+    }  # fmt: skip
+
+
+def server_answers():
+    """Whether the SMTP server greets us and answers NOOP (within MAIL_TIMEOUT)."""
+    config = current_app.config
+    cls = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
+    try:
+        with cls(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]) as conn:
+            return conn.noop()[0] == 250
+    except (OSError, smtplib.SMTPException):
+        return False
+
+
+def revive_after_outage(now):
+    """Make mails that waited for an unreachable server due, if it answers now.
+
+    Returns the number of mails made due.
+    """
+    waiting = (
+        OutboxMail.select(OutboxMail.id, OutboxMail.last_error)
+        .where(
+            (OutboxMail.status == "pending") & (OutboxMail.next_attempt_at > now) & (OutboxMail.attempts > 0)
+        )
+        .limit(1000)
+    )
+    ids = [row.id for row in waiting if _server_down_error(row.last_error)]
+    if not ids or not server_answers():
+        return 0
+    return (
+        OutboxMail.update(next_attempt_at=now)
+        .where(OutboxMail.id.in_(ids) & (OutboxMail.status == "pending"))
+        .execute()
+    )
 
 
 def backoff(attempts):
@@ -103,6 +165,8 @@ def deliver_pending(limit=100):
     counts = {"sent": 0, "console": 0, "retry": 0, "failed": 0}
     smtp = bool(current_app.config.get("MAIL_SERVER"))
     max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
+    if smtp:
+        revive_after_outage(utcnow())
     for row_id in due_ids(utcnow(), limit):
         now = utcnow()
         if not _claim(row_id, now):
@@ -116,6 +180,7 @@ def deliver_pending(limit=100):
             try:
                 _send(row)
             except Exception as exc:  # any SMTP or socket failure is retried
+                server_down = isinstance(exc, SERVER_DOWN)
                 row.attempts += 1
                 row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
                 if row.attempts >= max_attempts:
@@ -125,6 +190,10 @@ def deliver_pending(limit=100):
                     row.status = "pending"
                     row.next_attempt_at = utcnow() + backoff(row.attempts)
                     counts["retry"] += 1
+                if server_down:
+                    with db.atomic():
+                        row.save()
+                    break  # the next mails would only wait for the same timeout
             else:
                 row.status, row.sent_at = "sent", utcnow()
                 row.attempts += 1
@@ -132,22 +201,6 @@ def deliver_pending(limit=100):
         with db.atomic():
             row.save()
     return counts
-
-
-def deliver_after(app):
-    """A callable that delivers due mail in its own app context (call_on_close)."""
-
-    def run():
-        with app.app_context():
-            db.connect(reuse_if_open=True)
-            try:
-                deliver_pending()
-            except Exception:
-                app.logger.exception("outbox delivery after request failed")
-            finally:
-                db.close()
-
-    return run
 
 
 def retry(row):

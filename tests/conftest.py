@@ -16,6 +16,8 @@ from flask.testing import FlaskClient
 import models
 from app import create_app
 
+pytest_plugins = ["queue_fixtures"]  # real consumers, web servers, SMTP (i8)
+
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 

@@ -1,7 +1,7 @@
 """Imports (admin): the registry file and the photo ZIP.
 
-An upload is saved under instance/imports/ and imported by a background
-thread (services.imports.run_job); the job page shows its progress, polled
+An upload is saved under instance/imports/ and imported by the task queue's
+consumer (tasks.run_import → services.imports.run_job); the job page shows its progress, polled
 by htmx, and then its report.
 """
 
@@ -17,6 +17,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from peewee import JOIN
 from wtforms import BooleanField
 
+import tasks
 from blueprints.access import admin_view
 from blueprints.web import Form, redirect_to, render
 from extensions import csrf
@@ -99,7 +100,7 @@ def _check_upload(field, magic_zip):
 
 def _start(kind, field, dry_run=False):
     """Save the upload, create the job and import it in a background thread."""
-    folder = os.path.join(current_app.instance_path, "imports")
+    folder = current_app.config.get("IMPORT_DIR") or os.path.join(current_app.instance_path, "imports")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, secrets.token_hex(16))
     field.data.save(path)
@@ -111,7 +112,7 @@ def _start(kind, field, dry_run=False):
             dry_run=dry_run,
             created_by=current_user.id,
         )
-    imports.start(current_app._get_current_object(), job)
+    tasks.start_job(job)
     return redirect_to("admin.imports.job", job_id=job.id)
 
 

@@ -1,16 +1,16 @@
 """The staff dashboard: per college, counts by status and progress for one
 cohort, the deadlines and the open queues; the admin's photo re-check."""
 
-from flask import Blueprint, current_app, flash, request
+from flask import Blueprint, flash, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+import tasks
 from blueprints.access import admin_view, scope_for, staff_view
 from blueprints.forms import ButtonForm
 from blueprints.web import redirect_to, render
 from models import ImportJob, db
 from services import dashboard as board
-from services import imports
 from services.dashboard import STATUS_LABELS
 
 bp = Blueprint("dashboard", __name__)
@@ -48,5 +48,5 @@ def compliance():
         return redirect_to("staff.dashboard.index")
     with db.atomic():
         job = ImportJob.create(kind="compliance", created_by=current_user.id)
-    imports.start(current_app._get_current_object(), job)
+    tasks.start_job(job)
     return redirect_to("admin.imports.job", job_id=job.id)
