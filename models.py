@@ -220,6 +220,9 @@ class Photo(BaseModel):
     unmatched_reason = TextField(default="")
     compliance = CharField(max_length=120, default="")
     created_at = DateTimeField(default=utcnow)
+    # The college the file name or manifest points to (uploads: the record's):
+    # only its staff and admins may see the photo while it is unattached.
+    college = ForeignKeyField(College, null=True, backref="photos", on_delete="SET NULL")
 
 
 # The record-status state machine (DESIGN.md "Record status"). Every status
@@ -290,6 +293,11 @@ class Record(BaseModel):
     version = IntegerField(default=1)
     changed_at = DateTimeField(default=utcnow, index=True)
     changed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    # "Photo needed: come to the photo session on <retake_on> at <retake_place>";
+    # cleared when a photo is attached.
+    retake_on = DateField(null=True)
+    retake_place = CharField(max_length=200, default="")
+    retake_at = DateTimeField(null=True)
 
     class Meta:
         # The dashboard counts by cohort, college and status.
@@ -348,6 +356,16 @@ class Confirmation(BaseModel):
     fingerprint = CharField(max_length=64)
     void_at = DateTimeField(null=True)
     void_reason = TextField(default="")
+
+
+class PhotoHistory(BaseModel):
+    """A photo a record carried before it was replaced (the file is kept)."""
+
+    record = ForeignKeyField(Record, backref="photo_history", on_delete="CASCADE")
+    photo = ForeignKeyField(Photo, null=True, on_delete="SET NULL")
+    replaced_at = DateTimeField(default=utcnow)
+    replaced_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    reason = TextField(default="")
 
 
 class Request(BaseModel):
@@ -427,6 +445,7 @@ ALL_MODELS = [
     Photo,
     Record,
     Confirmation,
+    PhotoHistory,
     ImportJob,
     Request,
     CorrectionItem,

@@ -12,7 +12,7 @@ import functools
 from flask import abort, current_app
 from flask_login import current_user
 
-from models import Record
+from models import PhotoHistory, Record
 from prepared import Param, Prepared
 
 # Asked for every photo a page shows.
@@ -58,12 +58,27 @@ def college_scope(query, college_field):
 
 
 def may_see_photo(photo):
-    """Owner, staff of the record's college, or admin. Unmatched: staff and admin."""
+    """Owner, staff of the record's college, or admin.
+
+    A photo no record carries (unmatched from an import, or replaced) is
+    seen by admins and by staff of the college its file name or manifest
+    points to, or of a record that carried it before.
+    """
     if current_user.role == "admin":
         return True
     attached = list(_ATTACHED.execute(photo=photo))
     if current_user.role == "staff":
-        return not attached or any(r.college_id == current_user.college_id for r in attached)
+        college = current_user.college_id
+        if college is None:
+            return False
+        if any(r.college_id == college for r in attached) or photo.college_id == college:
+            return True
+        earlier = (
+            PhotoHistory.select()
+            .join(Record)
+            .where((PhotoHistory.photo == photo) & (Record.college == college))
+        )
+        return earlier.exists()
     return any(r.account_id == current_user.id for r in attached)
 
 

@@ -256,6 +256,7 @@ class PhotoImport:
                     key=key,
                     compliance=",".join(compliance),
                     unmatched_reason=f"{code}: {UNMATCHED[code]}" if code else "",
+                    college=record.college_id if record is not None else None,
                     **self.source_fields(name, stem, entry, record),
                 )
                 if code:

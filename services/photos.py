@@ -156,17 +156,19 @@ def _portrait_draft(width, height):
     return MASTER_SIZE
 
 
-def make_portrait_set(data: bytes) -> PortraitSet:
+def make_portrait_set(data: bytes, centering=CENTERING) -> PortraitSet:
     """Verify a graduation photo and make its master and display variants.
 
-    Crops the upright picture to 3:4 (keeping more of the top), resizes with
-    Lanczos and encodes each variant within its budget. Raises ``PhotoError``
-    (``too_small`` below 120×160, plus every ``decode`` code).
+    Crops the upright picture to 3:4 (by default keeping more of the top;
+    ``centering`` is ImageOps.fit's (x, y) in 0–1, as a staff member placed
+    the crop), resizes with Lanczos and encodes each variant within its
+    budget. Raises ``PhotoError`` (``too_small`` below 120×160, plus every
+    ``decode`` code).
     """
     img = decode(data, draft=_portrait_draft)
     if img.width < MIN_PORTRAIT[0] or img.height < MIN_PORTRAIT[1]:
         raise too_small(*MIN_PORTRAIT)
-    master = ImageOps.fit(img, MASTER_SIZE, method=LANCZOS, centering=CENTERING)
+    master = ImageOps.fit(img, MASTER_SIZE, method=LANCZOS, centering=centering)
     # Exact 2× and 8× reductions of the master: a box average is as sharp as
     # Lanczos at integer factors and several times faster.
     display = master.reduce(MASTER_SIZE[0] // DISPLAY_SIZE[0])

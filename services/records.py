@@ -93,6 +93,8 @@ def can_confirm(record, now=None):
     """None when the student may press "正确" now, else the reason (lazy text)."""
     phase = record.cohort.phase(now)
     if record.photo_id is None:
+        if record.retake_on is not None:
+            return retake_text(record)
         return NO_PHOTO
     if record.status == "correction_requested":
         return _l("Your correction is being processed; you can confirm once it has been decided.")
@@ -107,6 +109,16 @@ def can_confirm(record, now=None):
     return _l("The deadline has passed; the record can no longer be confirmed online.")
 
 
+def retake_text(record):
+    """The student's next step when the college asked for a new photo."""
+    return _l(
+        "Photo needed: come to the photo session on %(date)s at %(place)s. "
+        "You can confirm once your new photo is here.",
+        date=record.retake_on.isoformat(),
+        place=record.retake_place,
+    )
+
+
 def confirm(record, user, ip=""):
     """Confirm what is shown; a second tap returns the first confirmation.
 
@@ -116,6 +128,11 @@ def confirm(record, user, ip=""):
         current = active_confirmation(record)
         if current is not None and current.fingerprint == fingerprint(record):
             return current
+    if record.status == "confirmed_offline":
+        # A page opened before the college confirmed on paper (409, not a 500).
+        raise ConfirmRefused(
+            _l("Your college has already recorded your confirmation on paper. Nothing more to do.")
+        )
     problem = can_confirm(record)
     if problem:
         raise ConfirmRefused(problem)
@@ -124,8 +141,9 @@ def confirm(record, user, ip=""):
     return confirmation
 
 
-def void(record, reason, actor=None, ip="", link=None):
-    """Void the active confirmation; confirmed → pending; mail the student."""
+def void(record, reason, actor=None, ip="", link=None, notify=True):
+    """Void the active confirmation; confirmed → pending; mail the student
+    (unless ``notify`` is false: the caller sends its own mail)."""
     now = utcnow()
     voided = (
         Confirmation.update(void_at=now, void_reason=reason)
@@ -134,7 +152,7 @@ def void(record, reason, actor=None, ip="", link=None):
     )
     if record.status == "confirmed":
         record.transition("pending", actor=actor, ip=ip, reason=reason)
-    if voided and record.account_id:
+    if voided and record.account_id and notify:
         user = record.account
         mail.queue(
             user.email,
@@ -147,7 +165,9 @@ def void(record, reason, actor=None, ip="", link=None):
     return voided
 
 
-def apply_changes(record, changes, actor=None, reason="", ip="", link=None, expected_version=None):
+def apply_changes(
+    record, changes, actor=None, reason="", ip="", link=None, expected_version=None, notify=True
+):
     """Change record fields (and/or its photo); void a confirmation that no longer fits.
 
     Call inside a transaction. Returns the names of the fields that changed.
@@ -159,7 +179,7 @@ def apply_changes(record, changes, actor=None, reason="", ip="", link=None, expe
     record.touch(actor=actor, reason=reason, ip=ip, expected_version=expected_version, **changed)
     record = Record.get_by_id(record.id)
     if fingerprint(record) != before and active_confirmation(record) is not None:
-        void(record, reason or "record changed", actor=actor, ip=ip, link=link)
+        void(record, reason or "record changed", actor=actor, ip=ip, link=link, notify=notify)
     return sorted(changed)
 
 

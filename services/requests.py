@@ -63,6 +63,10 @@ class RequestError(ValueError):
         self.params = params
 
 
+class Conflict(RequestError):
+    """The record changed since the page was shown: the change is refused (HTTP 409)."""
+
+
 class AlreadyDecided(RequestError):
     """Another staff member decided first."""
 
@@ -105,6 +109,10 @@ def file_correction(user, record, values, photo_items=(), note="", ip=""):
         raise RequestError(problem)
     if open_request(CORRECTION, record=record):
         raise RequestError(_l("You already have an open correction. Withdraw it first to file a new one."))
+    if record.status == "confirmed_offline":
+        # A page opened before the college confirmed on paper.
+        raise Conflict(_l("Your college has already recorded your confirmation on paper. "
+                          "To change something, please contact the college office."))
     with db.atomic():
         request = Request.create(kind=CORRECTION, user=user, record=record, college=record.college_id,
                                  note=note, previous_status=record.status)
@@ -227,7 +235,7 @@ def decide(request, actor, accept, reject_reason="", note="", photo=None, ip="",
                            ip=ip, reason=note or reject_reason)
             _mail_decision(request, link)
     except (IllegalTransition, StaleRecord):
-        raise RequestError(_l("The record changed in the meantime (its status no longer allows this). "
+        raise Conflict(_l("The record changed in the meantime (its status no longer allows this). "
                               "Reload and decide again.")) from None
     except IntegrityError:
         raise RequestError(_l("This change clashes with another record (e.g. the same student number).")) from None
@@ -254,6 +262,11 @@ def _apply_correction(request, actor, photo, ip, link):
     if photo is not None:
         changes["photo"] = photo
         Photo.update(unmatched_reason="").where(Photo.id == photo.id).execute()
+    elif record.photo_id is None and record.retake_at is None and any(
+        item.field == PHOTO_MISSING for item in request.items
+    ):
+        # Accepting "no photo" without giving one sends the student in a circle.
+        raise RequestError(_l("The student has no photo: upload one, attach one or ask for a retake."))
     records.apply_changes(record, changes, actor=actor, reason=f"correction {request.id}", ip=ip, link=link)
     record = Record.get_by_id(record.id)
     if record.account_id:

@@ -145,6 +145,7 @@ def test_correction_accepted_with_unmatched_photo(app, world, smtp):
         src_name="韩梅梅",
         src_id_number=record.id_number,
         unmatched_reason="school differs",
+        college=world.a,
     )
     stranger = make_photo(
         app, seed=next(_seeds), src_name="路人甲", src_id_number="x", unmatched_reason="no record"

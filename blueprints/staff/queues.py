@@ -148,6 +148,8 @@ def decide(request_id):
         )
     except reqs.AlreadyDecided as exc:
         return show(exc.request, [exc.message], 409)
+    except reqs.Conflict as exc:
+        return show(found, [exc.message], 409)
     except reqs.RequestError as exc:
         return show(found, [exc.message], 400)
     except (IllegalTransition, StaleRecord):
@@ -221,14 +223,14 @@ def candidate_query(record, found):
         elif fix.field == "name" and fix.new_value:
             names.add(fix.new_value)
     attached = Record.select(Record.photo).where(Record.photo.is_null(False))
-    return (
-        Photo.select()
-        .where(
-            Photo.id.not_in(attached)
-            & (Photo.src_id_number.in_(sorted(numbers - {""})) | Photo.src_name.in_(sorted(names - {""})))
-        )
-        .order_by(Photo.created_at.desc(), Photo.id.desc())
-    )
+    # Staff see only the unmatched photos that point to their college.
+    return college_scope(
+        Photo.select(),
+        Photo.college,
+    ).where(
+        Photo.id.not_in(attached)
+        & (Photo.src_id_number.in_(sorted(numbers - {""})) | Photo.src_name.in_(sorted(names - {""})))
+    ).order_by(Photo.created_at.desc(), Photo.id.desc())
 
 
 def chosen_photo(found, raw):

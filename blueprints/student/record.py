@@ -267,6 +267,7 @@ def correction():
                 reqs.file_correction(current_user, record, values, photo_items, form.note.data, ip=client_ip())
             except reqs.RequestError as exc:
                 form.form_errors.append(exc.message)
+                status = 409 if isinstance(exc, reqs.Conflict) else 400
             else:
                 flash(_("Your correction was sent to %(college)s. They decide before %(date)s; "
                         "after a correction, confirm your record again between %(start)s and %(end)s.",
@@ -274,7 +275,7 @@ def correction():
                         start=record.cohort.recheck_start.isoformat(), end=record.cohort.recheck_end.isoformat()),
                       "success")
                 return redirect_to("student.problems.index")
-        status = 400
+        status = status if status != 200 else 400
     elif request.method == "POST":
         status = 400
     rows = records.display(record)
