@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import posixpath
 import re
+import sys
 import unicodedata
 import zipfile
 import zlib
@@ -120,6 +121,19 @@ def _read(archive, info):
     if len(data) > MAX_MEMBER:
         return None, reason(TOO_LARGE)
     return data, None
+
+
+def die_with_parent(parent_pid):
+    """Pool initializer: end this process when the consumer that started it dies,
+    even by SIGKILL (Linux: PR_SET_PDEATHSIG), so no pool process outlives it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before prctl
+        os._exit(1)
 
 
 def make_variants(data):
@@ -295,8 +309,13 @@ class PhotoImport:
         counts["files"] = total
         pool = None
         if workers > 1 and total >= POOL_MIN:
-            # spawn, not fork: this may run in a thread of a multi-threaded server.
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            # spawn, not fork: this runs in a thread of a multi-threaded consumer.
+            pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            )
         pending, done = deque(), 0
         try:
             for info, name in members:

@@ -1,0 +1,119 @@
+"""Imports and periodic duties run by a real `flask worker` consumer.
+
+A consumer killed with SIGKILL in the middle of a photo import leaves no
+pool process behind; the next consumer fails the job at once and deletes
+the upload, and the import can be run again. ID pictures are purged by the
+consumer's own schedule, with no command run.
+"""
+
+import datetime
+import io
+import os
+import re
+import zipfile
+
+from queue_fixtures import PASSWORD, group_members, make_user, wait_for
+
+import tasks
+from services import photos
+
+
+def photo_zip(count):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for n in range(count):
+            archive.writestr(f"p{n:04d}.jpg", photos.placeholder_portrait(1000 + n))
+    return buffer.getvalue()
+
+
+def login(web, email):
+    status, _html, headers = web.post("/login", {"email": email, "password": PASSWORD})
+    assert status == 303, status
+    return web
+
+
+def upload_photos(web, data):
+    status, _html, headers = web.post_multipart(
+        "/admin/imports/photos", {}, {"photos": ("photos.zip", data)}, page="/admin/imports"
+    )
+    assert status == 303, status
+    return int(re.search(r"/admin/imports/(\d+)", headers["Location"]).group(1))
+
+
+def test_a_consumer_killed_mid_import_leaves_nothing_behind(stack_factory, local_db):
+    stack = stack_factory(IMPORT_WORKERS=2)
+    models = local_db(stack.database_url)
+    make_user(models, "admin@example.edu")
+    web = login(stack.web_client(stack.web(workers=1)), "admin@example.edu")
+    worker = stack.worker()
+    data = photo_zip(120)
+
+    job_id = upload_photos(web, data)
+    job = lambda: models.ImportJob.get_by_id(job_id)  # noqa: E731
+    wait_for(lambda: job().status == "running" and job().done >= 20, 90, message="the import under way")
+    upload = job().path
+    assert os.path.exists(upload)
+    pool = [pid for pid in group_members(worker.pid) if pid != worker.pid]
+    assert pool, "the import should use a pool of processes"
+
+    stack.kill(worker)  # SIGKILL: no clean-up code runs
+    wait_for(
+        lambda: not group_members(worker.pid), 10, message="the pool processes to end with their consumer"
+    )
+    assert job().status == "running"  # nobody has noticed yet
+
+    stack.worker()
+    wait_for(lambda: job().status == "failed", 60, message="the job failed")
+    assert "interrupted" in job().error
+    assert not os.path.exists(upload)
+    status, html, _headers = web.get(f"/admin/imports/{job_id}")
+    assert status == 200 and "导入已中断" in html
+
+    again = upload_photos(web, data)
+    wait_for(lambda: models.ImportJob.get_by_id(again).status == "done", 120, message="the re-run import")
+    assert models.ImportJob.get_by_id(again).done == 120
+    assert models.Photo.select().count() == 120
+
+
+def test_old_id_pictures_are_purged_without_any_command(stack_factory, local_db, tmp_path):
+    stack = stack_factory(ID_IMAGE_RETENTION_DAYS=30)
+    models = local_db(stack.database_url)
+    student = make_user(models, "s@example.edu", role="student")
+    pictures = tmp_path / "id-images"
+    pictures.mkdir()
+    now = models.utcnow()
+    requests = {}
+    for key, decided in {
+        "old": now - datetime.timedelta(days=31),
+        "recent": now - datetime.timedelta(days=2),
+    }.items():
+        (pictures / f"{key}.jpg").write_bytes(b"\xff\xd8 id card")
+        requests[key] = models.Request.create(
+            kind="id_change", user=student, status="approved", image_key=key, decided_at=decided
+        )
+    open_request = models.Request.create(kind="id_change", user=student, image_key="open")
+    (pictures / "open.jpg").write_bytes(b"\xff\xd8 id card")
+
+    stack.worker()
+    wait_for(lambda: not (pictures / "old.jpg").exists(), 60, message="the purge")
+    assert (pictures / "recent.jpg").exists() and (pictures / "open.jpg").exists()
+    assert models.Request.get_by_id(requests["old"].id).image_purged_at is not None
+    assert models.Request.get_by_id(open_request.id).image_purged_at is None
+    assert models.AuditEvent.select().where(models.AuditEvent.action == "request.image_purged").count() == 1
+
+
+def test_the_purge_runs_once_a_day(app):
+    tasks.huey.storage.flush_all()
+    start = datetime.datetime(2027, 6, 1, 3, 0, tzinfo=datetime.UTC)
+    with app.app_context():
+        assert tasks.purge_if_due(start) == 0
+        assert tasks.purge_if_due(start + datetime.timedelta(hours=23)) is None
+        assert tasks.purge_if_due(start + datetime.timedelta(hours=24, minutes=1)) == 0
+
+
+def test_the_heartbeat_tells_when_a_consumer_was_last_seen(app):
+    tasks.huey.storage.flush_all()
+    assert tasks.consumer_last_seen() is None
+    seen = datetime.datetime(2027, 6, 1, 3, 0, tzinfo=datetime.UTC)
+    tasks.record_heartbeat(seen)
+    assert tasks.consumer_last_seen() == seen
