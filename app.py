@@ -32,7 +32,9 @@ DEFAULTS = {
     # None: tasks run at once in the caller under TESTING, queued otherwise.
     "HUEY_IMMEDIATE": None,
     "RATELIMIT_ENABLED": True,
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # Empty: a SQLite file in instance/ that all workers of this machine share
+    # (memory:// under TESTING); redis://… for several servers.
+    "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", ""),
     "RATELIMIT_HEADERS_ENABLED": False,
     "RATELIMIT_LOGIN": "30 per minute;300 per hour",
     "RATELIMIT_REGISTER": "20 per minute;200 per hour",
@@ -97,6 +99,9 @@ def create_app(test_config=None):
     if not app.config["DATABASE_URL"]:
         path = os.path.join(app.instance_path, "gradproof.sqlite3")
         app.config["DATABASE_URL"] = "sqlite:///" + path
+    if not app.config["RATELIMIT_STORAGE_URI"]:
+        path = os.path.join(app.instance_path, "ratelimit.sqlite3")
+        app.config["RATELIMIT_STORAGE_URI"] = "memory://" if app.testing else "gradproof+sqlite://" + path
     _check_secret(app)
 
     import models

@@ -13,6 +13,8 @@ from flask_mail import Mail
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 
+import ratelimit_sqlite  # noqa: F401 (registers the gradproof+sqlite:// storage)
+
 babel = Babel()
 compress = Compress()
 csrf = CSRFProtect()

@@ -186,6 +186,7 @@ class Stack:
             "PHOTO_DIR": str(tmp_path / "photos"),
             "ID_IMAGE_DIR": str(tmp_path / "id-images"),
             "IMPORT_DIR": str(tmp_path / "imports"),
+            "RATELIMIT_STORAGE_URI": f"gradproof+sqlite://{tmp_path / 'ratelimit.sqlite3'}",
             "SESSION_COOKIE_SECURE": "false",
             "REMEMBER_COOKIE_SECURE": "false",
             "DEMO": "false",
