@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 import models
-from services import idimages, mail
+from services import idimages, mail, pending_uploads
 
 
 def init_app(app):
@@ -133,6 +133,7 @@ def send_mail(loop, interval):
         if not loop:
             return
         idimages.purge()
+        pending_uploads.purge()
         models.db.close()
         time.sleep(interval)
         models.db.connect(reuse_if_open=True)
@@ -207,7 +208,7 @@ def import_photos(zip_file, workers):
 def purge_id_images():
     """Delete ID pictures of requests decided more than ID_IMAGE_RETENTION_DAYS (default 30) ago."""
     models.db.connect(reuse_if_open=True)
-    count = idimages.purge()
+    count = idimages.purge() + pending_uploads.purge()
     click.echo(f"ID pictures deleted: {count}")
 
 

@@ -79,6 +79,8 @@ def _send_activation(user, link):
 
 def _send_existing_notice(user, link):
     """Mail the owner of an address that someone tried to register again."""
+    if mail.recently_queued(user.email, "activate") or mail.recently_queued(user.email, "register_existing"):
+        return  # a double submit of the form that just mailed this address
     extra = {"activate_link": None}
     if not user.is_activated:
         raw = issue_token(user, ACTIVATE, activation_hours())
@@ -248,8 +250,8 @@ def authenticate(email, password, ip=""):
 def request_reset(email, link, ip=""):
     """Mail a 30-minute reset link if the address has an account; silent otherwise."""
     user = User.by_email(normalize_email(email))
-    if user is None or user.disabled:
-        return
+    if user is None or user.disabled or mail.recently_queued(user.email, "reset"):
+        return  # (a double submit: the first one sent the link)
     with db.atomic():
         raw = issue_token(user, RESET, datetime.timedelta(minutes=current_app.config["RESET_MINUTES"]))
         mail.queue(
@@ -312,6 +314,8 @@ def recover_username(real_name, id_type, id_number, link, ip=""):
     with db.atomic():
         for user in candidates:
             if name_key(user.real_name or "") == key and not user.disabled:
+                if mail.recently_queued(user.email, "username"):
+                    continue  # a double submit: the first one sent it
                 mail.queue(
                     user.email,
                     "username",

@@ -103,6 +103,17 @@ def revive_after_outage(now):
     )
 
 
+def recently_queued(to, kind, seconds=None):
+    """Whether a mail of this kind went to `to` moments ago: a double submit
+    of the form that sends it, answered as the first one without a second mail."""
+    seconds = current_app.config.get("MAIL_REPEAT_SECONDS", 15) if seconds is None else seconds
+    since = utcnow() - datetime.timedelta(seconds=seconds)
+    query = OutboxMail.select().where(
+        (OutboxMail.to == to) & (OutboxMail.kind == kind) & (OutboxMail.created_at >= since)
+    )
+    return query.exists()
+
+
 def backoff(attempts):
     """Wait before retry number `attempts`: 1, 2, 4 … minutes, at most 6 h."""
     return min(datetime.timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)

@@ -8,7 +8,7 @@ mail to the student.
 
 import datetime
 
-from flask_babel import format_datetime
+from flask_babel import force_locale, format_datetime
 from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
@@ -307,10 +307,17 @@ _APPLY = {CORRECTION: _apply_correction, ID_CHANGE: _apply_id_change, ID_DISPUTE
 def _mail_decision(request, link):
     user = request.user
     cohort = request.record.cohort if request.record_id else None
+    next_step = None
+    if request.record_id and request.status == "accepted" and request.kind == CORRECTION:
+        # The very sentence the record page shows as the next step, so mail
+        # and page name the same dates (services.records.confirm_window).
+        with force_locale(user.locale):
+            next_step = str(records.next_step(Record.get_by_id(request.record_id))[1] or "")
     mail.queue(
         request.reply_email or user.email, "request_decided",
         _l("Your request has been decided: %(kind)s", kind=KINDS[request.kind]),
         locale=user.locale, user=user, request=request, kind=KINDS[request.kind],
         accepted=request.status == "accepted", reason=REJECT_REASONS.get(request.reject_reason, ""),
-        note=request.decision_note, cohort=cohort, link=link("student.problems.index") if link else None,
+        note=request.decision_note, cohort=cohort, next_step=next_step,
+        link=link("student.problems.index") if link else None,
     )

@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 
 import pytest
 from werkzeug.test import EnvironBuilder
@@ -116,7 +117,14 @@ def test_id_change_bad_input(app, en, db, front, fields, message):
     assert models.Request.select().count() == 0
     with app.app_context():
         folder = idimages.root()
-        assert not os.path.isdir(folder) or os.listdir(folder) == []
+        stored = [name for name in os.listdir(folder) if name != "pending"] if os.path.isdir(folder) else []
+        kept = os.listdir(os.path.join(folder, "pending")) if os.path.isdir(os.path.join(folder, "pending")) else []
+    assert stored == []
+    if fields:
+        # A good picture with another field wrong is kept for the re-shown form.
+        assert len(kept) == 1 and re.search(r'name="upload" type="hidden" value="[\w-]{20,}"', html)
+    else:
+        assert kept == [] and 'name="upload" type="hidden" value=""' in html
 
 
 def test_picture_over_10mb_is_refused(app, en, db):

@@ -12,9 +12,10 @@ import threading
 from types import SimpleNamespace
 
 import pytest
+from flask_babel import force_locale
 
 import models
-from services import idcard, idimages, matching
+from services import idcard, idimages, matching, records
 from services import requests as reqs
 from tests import imagegen
 from tests.conftest import text_of
@@ -133,7 +134,13 @@ def test_correction_accepted_changes_record_and_mails(app, world, smtp):
     text = text_of(mail)
     cohort = after.cohort
     assert mail["To"] == student.email
-    assert f"between {cohort.recheck_start.isoformat()} and {cohort.recheck_end.isoformat()}" in text
+    # Accepted before the deadline: confirm by the deadline, exactly as the
+    # record page says (one source: services.records.confirm_window).
+    assert f"confirm by {cohort.confirm_deadline.isoformat()}" in text
+    assert "between" not in text
+    with app.test_request_context(), force_locale("en"):
+        kind, step = records.next_step(models.Record.get_by_id(after.id))
+    assert kind == "decide" and str(step) in text
     assert "http://localhost/requests" in text and "已核对学籍卡" in text
 
 

@@ -83,6 +83,23 @@ def resend_wait(state, user):
     return accounts.seconds_until_resend(last_sent_epoch=state["at"])
 
 
+# Two submits of one mail-sending form this close together are one request.
+DOUBLE_TAP_SECONDS = 15
+
+PASSWORD_AGAIN = _l("Please type it again: passwords are never sent back to the page.")
+
+
+def ask_passwords_again(form, names=("password", "confirm")):
+    """A form shown again after a full POST comes back with empty password
+    fields (unless the browser refills them): name each one to fill again."""
+    if request.method != "POST" or not form.errors:
+        return
+    for name in names:
+        field = form[name]
+        if field.data and not field.errors:
+            field.errors = [*field.errors, PASSWORD_AGAIN]
+
+
 def signup_user():
     """The unactivated account bound to this browser's waiting page, if any."""
     state = session.get("signup") or {}
@@ -113,6 +130,7 @@ def register():
         )
         remember_signup(form.email.data, user)
         return redirect_to("student.auth.sent")
+    ask_passwords_again(form)
     return render("auth/register.html", form=form)
 
 
@@ -151,6 +169,10 @@ def resend():
     if not form.validate_on_submit():
         return render_sent(state, status=400)
     user = signup_user()
+    if resend_wait(state, user) > current_app.config["RESEND_MINUTES"] * 60 - DOUBLE_TAP_SECONDS:
+        # A second tap of the same button (or a resent form): the first one
+        # has just sent the mail; answer as it did, not with an error.
+        return redirect_to("student.auth.sent")
     if user is not None:
         wait = accounts.resend_activation(user, external_url, ip=client_ip())
     else:
@@ -292,6 +314,8 @@ def reset_password(token):
             )
             return redirect_to("student.auth.login")
     status = 400 if problem and request.method == "POST" else 200
+    if not problem:
+        ask_passwords_again(form)
     return render("auth/reset.html", status=status, form=form, problem=TOKEN_PROBLEMS.get(problem))
 
 

@@ -2,6 +2,7 @@
 修改个人信息 (wrong name), the ID change request (wrong ID number) and the
 ID dispute (someone else holds the ID number), all under /identity."""
 
+import datetime
 import re
 
 from flask import Blueprint, abort, flash, render_template, request
@@ -9,14 +10,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
-from wtforms import DateField, EmailField, SelectField, StringField, TextAreaField
+from wtforms import DateField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from blueprints.access import student_view
 from blueprints.forms import REQUIRED, checked_id_number, choices
 from blueprints.web import Form, client_ip, is_htmx, redirect_to, render
-from services import idcard, identity, idimages, matching, photos, regions
+from models import utcnow
+from services import idcard, identity, idimages, matching, pending_uploads, photos, regions
 from services import requests as reqs
 
 bp = Blueprint("identity", __name__, url_prefix="/identity")
@@ -40,6 +42,8 @@ class EvidenceForm(Form):
 
     front = picture_field(_l("ID card, front (or one picture of both sides)"))
     back = picture_field(_l("ID card, back"), required=False)
+    # Opaque token of pictures already received (services/pending_uploads.py).
+    upload = HiddenField()
     phone = StringField(_l("Contact phone"), validators=[DataRequired(REQUIRED)],
                         description=_l("Mainland mobile number, 11 digits."),
                         filters=[lambda v: re.sub(r"[\s-]", "", v or "").removeprefix("+86")])
@@ -64,6 +68,65 @@ class IdChangeForm(EvidenceForm):
         checked_id_number(current_user.id_type, field)
         if field.data == current_user.id_number:
             raise ValidationError(_l("This is the ID number you registered with already."))
+
+
+# A second submit this soon after a request was filed is the same submit.
+DOUBLE_SUBMIT = datetime.timedelta(seconds=30)
+
+
+def just_filed(kind):
+    """Whether this student filed a request of this kind moments ago (a
+    double tap, or the browser resending the upload): answer as the first
+    submit did instead of storing the pictures again."""
+    if request.method != "POST" or "_check" in request.form:
+        return False
+    found = reqs.open_request(kind, user=current_user)
+    return found is not None and found.created_at >= utcnow() - DOUBLE_SUBMIT
+
+
+class EvidenceOutcome:
+    """What evidence_step() decided: a picture key to file, or a response."""
+
+    def __init__(self, key=None, response=None):
+        self.key, self.response = key, response
+
+
+def evidence_step(form):
+    """Validate an evidence form; keep accepted pictures across a re-shown form.
+
+    `_check` (sent by static/js/upload.js before the pictures travel)
+    validates everything but the pictures: 204 when fine, else the form with
+    its errors. A full submit stores new pictures even when another field is
+    wrong, hands back an opaque token (the hidden `upload` field) and files
+    the request once everything is right.
+    """
+    pending = pending_uploads.exists(current_user.id, form.upload.data)
+    if not pending:
+        form.upload.data = ""
+    checking = request.method == "POST" and "_check" in request.form
+    if pending or checking:
+        # The picture is already here (or not sent yet): no "please add a picture".
+        form.front.validators = [v for v in form.front.validators if not isinstance(v, FileRequired)]
+    if not form.validate_on_submit():
+        if checking and not form.errors:
+            return EvidenceOutcome(response=("", 204))
+        sent_new = request.method == "POST" and not checking and form.front.data and not form.front.errors
+        if sent_new and (key := store_pictures(form)):
+            # Accepted although something else is wrong: keep it for the re-shown form.
+            pending_uploads.drop(current_user.id, form.upload.data)
+            form.upload.data = pending_uploads.keep(current_user.id, key)
+        return EvidenceOutcome()
+    if checking:
+        return EvidenceOutcome(response=("", 204))
+    if form.front.data:
+        key = store_pictures(form)
+        if key:
+            pending_uploads.drop(current_user.id, form.upload.data)
+        return EvidenceOutcome(key=key)
+    key = pending_uploads.claim(current_user.id, form.upload.data)
+    if key is None:
+        form.front.errors = [*form.front.errors, _("Please add a picture.")]
+    return EvidenceOutcome(key=key)
 
 
 def store_pictures(form):
@@ -249,17 +312,23 @@ def id_change():
     if current_user.realname_at is None or matching.record_of(current_user) is not None:
         return redirect_to("student.auth.home")
     form = IdChangeForm()
-    if form.validate_on_submit() and (key := store_pictures(form)):
+    sent = _("Your ID change request was sent to the college. You will get an e-mail with the answer.")
+    if just_filed(reqs.ID_CHANGE):
+        flash(sent, "success")
+        return redirect_to("student.problems.index")
+    outcome = evidence_step(form)
+    if outcome.key:
         try:
             reqs.file_id_change(current_user, current_user.id_type, form.id_number.data, form.phone.data,
-                                form.reply_email.data, key, form.note.data, ip=client_ip())
+                                form.reply_email.data, outcome.key, form.note.data, ip=client_ip())
         except reqs.RequestError as exc:
-            idimages.delete(key)
+            form.upload.data = pending_uploads.keep(current_user.id, outcome.key)
             form.form_errors.append(exc.message)
         else:
-            flash(_("Your ID change request was sent to the college. You will get an e-mail with the answer."),
-                  "success")
+            flash(sent, "success")
             return redirect_to("student.problems.index")
+    if outcome.response is not None:
+        return outcome.response
     status = 400 if request.method == "POST" else 200
     return render("problems/id_change.html", status=status, form=form,
                   id_type_label=dict(idcard.ID_TYPES).get(current_user.id_type, ""))
@@ -274,16 +343,22 @@ def dispute():
     if matching.holder_of(current_user.id_type, current_user.id_number, exclude=current_user) is None:
         return redirect_to("student.auth.home")
     form = EvidenceForm()
-    if form.validate_on_submit() and (key := store_pictures(form)):
+    sent = _("Your dispute was sent to the college. Until it is decided, the record is linked to no account.")
+    if just_filed(reqs.ID_DISPUTE):
+        flash(sent, "success")
+        return redirect_to("student.problems.index")
+    outcome = evidence_step(form)
+    if outcome.key:
         try:
-            reqs.file_dispute(current_user, form.phone.data, form.reply_email.data, key, form.note.data,
+            reqs.file_dispute(current_user, form.phone.data, form.reply_email.data, outcome.key, form.note.data,
                               ip=client_ip())
         except reqs.RequestError as exc:
-            idimages.delete(key)
+            form.upload.data = pending_uploads.keep(current_user.id, outcome.key)
             form.form_errors.append(exc.message)
         else:
-            flash(_("Your dispute was sent to the college. Until it is decided, the record is linked to no account."),
-                  "success")
+            flash(sent, "success")
             return redirect_to("student.problems.index")
+    if outcome.response is not None:
+        return outcome.response
     status = 400 if request.method == "POST" else 200
     return render("problems/dispute.html", status=status, form=form)

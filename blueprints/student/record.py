@@ -269,10 +269,11 @@ def correction():
                 form.form_errors.append(exc.message)
                 status = 409 if isinstance(exc, reqs.Conflict) else 400
             else:
+                # No re-check dates here: the decision mail and the record page
+                # name them, both from services.records.confirm_window().
                 flash(_("Your correction was sent to %(college)s. They decide before %(date)s; "
-                        "after a correction, confirm your record again between %(start)s and %(end)s.",
-                        college=record.college.name, date=record.cohort.confirm_deadline.isoformat(),
-                        start=record.cohort.recheck_start.isoformat(), end=record.cohort.recheck_end.isoformat()),
+                        "the answer comes by e-mail and tells you what to do next.",
+                        college=record.college.name, date=record.cohort.confirm_deadline.isoformat()),
                       "success")
                 return redirect_to("student.problems.index")
         status = status if status != 200 else 400
