@@ -33,8 +33,13 @@ def post(client, data, with_picture=True):
     if with_picture:
         data["front"] = (io.BytesIO(PICTURE), "front.jpg")
     data["csrf_token"] = client.csrf("/identity/id-change")
-    builder = EnvironBuilder(path="/identity/id-change", method="POST", data=data,
-                             content_type="multipart/form-data", environ_base=client.environ_base)
+    builder = EnvironBuilder(
+        path="/identity/id-change",
+        method="POST",
+        data=data,
+        content_type="multipart/form-data",
+        environ_base=client.environ_base,
+    )
     try:
         response = client.open(builder)
     finally:
