@@ -217,13 +217,13 @@ def sweep_jobs(starting=False):
 
 def purge_if_due(now=None):
     """The daily ID-picture purge: runs when the last run is a day old (or never ran)."""
-    from services import idimages
+    from services import idimages, pending_uploads
 
     now = now or datetime.datetime.now(datetime.UTC)
     last = huey.get(PURGE_KEY, peek=True)
     if last is not None and now - last < PURGE_EVERY:
         return None
-    count = idimages.purge()
+    count = idimages.purge() + pending_uploads.purge()
     huey.put(PURGE_KEY, now)
     if count:
         log.info("ID pictures purged: %d", count)
