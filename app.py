@@ -8,6 +8,14 @@ import secrets
 
 from flask import Flask
 
+import localized_templates
+
+
+class GradProof(Flask):
+    # Templates compiled per language with their fixed texts translated.
+    jinja_environment = localized_templates.LocalizedEnvironment
+
+
 DEFAULTS = {
     "SECRET_KEY": "dev",
     # Empty means SQLite in the instance folder (set in create_app).
@@ -89,7 +97,7 @@ DEFAULTS = {
 
 def create_app(test_config=None):
     """Build a configured GradProof application."""
-    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app = GradProof(__name__, instance_relative_config=True, static_folder=None)
     app.config.from_mapping(DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env()
@@ -124,6 +132,7 @@ def create_app(test_config=None):
     import cli
 
     cli.init_app(app)
+    localized_templates.init_app(app)
     return app
 
 

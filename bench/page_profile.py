@@ -94,7 +94,9 @@ def environs(app, pages):
         if client is not None:
             headers["Cookie"] = "; ".join(f"{c.key}={c.value}" for c in client._cookies.values())
         kwargs = {"data": form, "method": "POST"} if name == "confirm" else {}
-        builder = EnvironBuilder(path=paths[name], headers=headers, **kwargs)
+        builder = EnvironBuilder(
+            path=paths[name], headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"}, **kwargs
+        )
         env = builder.get_environ()
         body = env["wsgi.input"].read()
         result[name] = (env, body)

@@ -116,3 +116,21 @@ def test_prepared_query_gives_peewee_rows_and_binds_each_run(app, linked, db):
     assert matching.record_of(linked.account).photo.sha256 == linked.photo.sha256
     sql, params = query.sql()
     assert sql.count("?") == 2 and params == [":id", 1]
+
+
+def test_production_templates_compile_once_per_language_to_disk(app_factory, tmp_path):
+    cache = tmp_path / "jinja-cache"
+    pages = {}
+    for run in (1, 2):  # the second app reads what the first compiled
+        app = app_factory(TESTING=False, TEMPLATE_CACHE_DIR=str(cache))
+        client = app.test_client()
+        for lang, title in (("en", "Log in"), ("zh_CN", "登录")):
+            client.set_cookie("lang", lang)
+            html = client.get("/login").get_data(as_text=True)
+            assert f"<h1>{title}</h1>" in html
+            pages.setdefault(lang, set()).add(re.sub(r'(csrf_token" value="|X-CSRFToken": ")[^"]+', "", html))
+        if run == 1:
+            compiled = sorted(p.name for p in cache.iterdir())
+            assert len(compiled) >= 4  # login.html and base.html, in each language
+    assert sorted(p.name for p in cache.iterdir()) == compiled
+    assert all(len(variants) == 1 for variants in pages.values())
