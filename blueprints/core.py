@@ -1,5 +1,6 @@
 """Extension wiring, language choice, security headers and /healthz."""
 
+import datetime
 import functools
 
 import flask_babel
@@ -155,6 +156,22 @@ def database_down(exc):
     return {"status": "error", "database": "unreachable"}, 503
 
 
+# Babel patterns whose output has only ASCII digits and separators in every
+# language: strftime gives the same text ten times faster (table rows).
+NUMERIC_PATTERNS = {"yyyy-MM-dd HH:mm": "%Y-%m-%d %H:%M", "yyyy-MM-dd": "%Y-%m-%d"}
+
+
+def datetimeformat(value=None, format=None, rebase=True):
+    """The `datetimeformat` filter (flask_babel.format_datetime), with a fast
+    path for the numeric patterns above."""
+    pattern = NUMERIC_PATTERNS.get(format)
+    if pattern is None or not isinstance(value, datetime.datetime) or value.year < 1000:
+        return flask_babel.format_datetime(value, format, rebase)
+    if rebase:
+        value = flask_babel.to_user_timezone(value)
+    return value.strftime(pattern)
+
+
 def load_user(user_id):
     """Flask-Login loader: '<id>:<session_version>' must match the database."""
     try:
@@ -207,6 +224,7 @@ def init_app(app):
     from services.idcard import mask
 
     app.jinja_env.filters["mask"] = mask
+    app.jinja_env.filters["datetimeformat"] = datetimeformat
 
     @app.context_processor
     def _globals():

@@ -4,6 +4,7 @@ same rows as peewee's own."""
 
 import re
 
+import flask_babel
 import pytest
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -134,3 +135,23 @@ def test_production_templates_compile_once_per_language_to_disk(app_factory, tmp
             assert len(compiled) >= 4  # login.html and base.html, in each language
     assert sorted(p.name for p in cache.iterdir()) == compiled
     assert all(len(variants) == 1 for variants in pages.values())
+
+
+def test_numeric_dates_match_babel_in_both_languages(app):
+    import datetime
+
+    from blueprints.core import datetimeformat
+
+    moments = [datetime.datetime(2027, 1, 1, 15, 59), datetime.datetime(2026, 12, 31, 16, 0, 30)]
+    for lang in ("en", "zh_CN"):
+        with app.test_request_context(headers={"Cookie": f"lang={lang}"}):
+            for moment in moments:
+                for pattern in ("yyyy-MM-dd HH:mm", "yyyy-MM-dd"):
+                    for rebase in (True, False):
+                        expected = flask_babel.format_datetime(moment, pattern, rebase)
+                        assert datetimeformat(moment, pattern, rebase) == expected
+            assert datetimeformat(moments[0], "short") == flask_babel.format_datetime(moments[0], "short")
+    with app.test_request_context():
+        # Naive times are UTC; the page shows Asia/Shanghai (UTC+8).
+        assert datetimeformat(moments[0], "yyyy-MM-dd HH:mm") == "2027-01-01 23:59"
+        assert datetimeformat(moments[1], "yyyy-MM-dd") == "2027-01-01"
