@@ -14,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import get_locale
@@ -45,6 +46,49 @@ def render(template, block=None, status=200, **ctx):
     else:
         body = render_template(template, **ctx)
     response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+# Stands for the visitor's CSRF token in a cached page (never in real HTML).
+CSRF_HOLE = "\x00csrf-token\x00"
+PUBLIC_PAGES_MAX = 64
+
+
+def render_public(template, make_context):
+    """A GET page an anonymous visitor sees, rendered once per language.
+
+    Such a page (the login form) differs between visitors only by the CSRF
+    token, so the HTML is kept per template, language and path with a hole
+    where the token goes, and each visitor gets it with their own token:
+    no form is built and no template rendered. Anything else (a query
+    string, a logged-in user, a flash message waiting, debug mode, a POST)
+    renders as usual. `make_context()` builds the template's variables.
+    """
+    from flask_login import current_user
+    from flask_wtf.csrf import generate_csrf
+
+    from blueprints.core import locale_code
+
+    if (
+        request.method != "GET"
+        or request.args
+        or current_app.debug
+        or current_user.is_authenticated
+        or "_flashes" in session
+    ):
+        return render(template, **make_context())
+    pages = current_app.extensions.setdefault("gradproof_public_pages", {})
+    key = (template, locale_code(), request.path)
+    token = generate_csrf()
+    page = pages.get(key)
+    if page is None:
+        response = render(template, **make_context())
+        body = response.get_data(as_text=True)
+        if response.status_code == 200 and token in body and len(pages) < PUBLIC_PAGES_MAX:
+            pages[key] = body.replace(token, CSRF_HOLE)
+        return response
+    response = make_response(page.replace(CSRF_HOLE, token))
     response.vary.add("HX-Request")
     return response
 

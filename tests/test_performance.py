@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 import models
 from prepared import Param, Prepared
 from services import matching
-from tests.factories import login, make_photo, make_record, make_user, with_realname
+from tests.factories import PASSWORD, login, make_photo, make_record, make_user, with_realname
 
 
 @pytest.fixture
@@ -155,3 +155,24 @@ def test_numeric_dates_match_babel_in_both_languages(app):
         # Naive times are UTC; the page shows Asia/Shanghai (UTC+8).
         assert datetimeformat(moments[0], "yyyy-MM-dd HH:mm") == "2027-01-01 23:59"
         assert datetimeformat(moments[1], "yyyy-MM-dd") == "2027-01-01"
+
+
+def test_login_page_is_rendered_once_per_language_with_each_visitors_token(app_factory):
+    app = app_factory(TESTING=False, TEMPLATE_CACHE_DIR="off")
+    pages = {}
+    for _visitor in range(3):
+        client = app.test_client()
+        for lang, title in (("zh_CN", "登录"), ("en", "Log in")):
+            client.set_cookie("lang", lang)
+            html = client.get("/login").get_data(as_text=True)
+            assert f"<h1>{title}</h1>" in html and "\x00" not in html
+            token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+            assert f'"X-CSRFToken": "{token}"' in html
+            pages.setdefault(lang, set()).add(html.replace(token, "TOKEN"))
+    assert all(len(variants) == 1 for variants in pages.values())
+    assert len(app.extensions["gradproof_public_pages"]) == 2
+    # The token in the page is this visitor's: the login form accepts it.
+    make_user()
+    data = {"csrf_token": token, "email": "student@example.edu", "password": PASSWORD}
+    assert client.post("/login", data=data).status_code == 303
+    assert "<h1>Log in</h1>" in client.get("/login?next=/record").get_data(as_text=True)

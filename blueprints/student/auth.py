@@ -18,7 +18,7 @@ from blueprints.forms import (
     RegisterForm,
     ResetForm,
 )
-from blueprints.web import client_ip, external_url, is_htmx, redirect_to, render, safe_next
+from blueprints.web import client_ip, external_url, is_htmx, redirect_to, render, render_public, safe_next
 from extensions import limiter
 from services import accounts
 from services.accounts import ACTIVATE
@@ -249,6 +249,8 @@ def start_session(user, remember=False):
 @limit("RATELIMIT_LOGIN")
 def login():
     """Step 4: e-mail and password, with per-address lockout."""
+    if request.method == "GET":
+        return render_public("auth/login.html", lambda: {"form": LoginForm(), "error": None})
     form = LoginForm()
     error = None
     if form.validate_on_submit():
