@@ -260,9 +260,9 @@ def next_step(record, now=None):
     if record.status == "corrected":
         window = confirm_window(record, now)
         if can_confirm(record, now) is None:
-            return DECIDE, f"{CORRECTED} {window_text(window)}"
+            return DECIDE, _l("%(done)s %(next)s", done=CORRECTED, next=window_text(window))
         if window is not None:
-            return WAIT, f"{CORRECTED} {window_text(window)}"
+            return WAIT, _l("%(done)s %(next)s", done=CORRECTED, next=window_text(window))
         return CLOSED, window_text(None)
     if can_confirm(record, now) is None:
         return DECIDE, _l(
