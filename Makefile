@@ -70,5 +70,14 @@ send-mail: $(VENV)/.installed
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run_all.py
 
+# Lighthouse 12.2.3 (npm) with the system Chromium on /register, /login and
+# the record page; scores in reports/lighthouse.json.
+LIGHTHOUSE_BIN := .lighthouse/node_modules/.bin/lighthouse
+$(LIGHTHOUSE_BIN):
+	npm install --prefix .lighthouse --no-audit --no-fund --silent lighthouse@12.2.3
+
+lighthouse: $(VENV)/.installed-dev $(MO_FILES) $(LIGHTHOUSE_BIN)
+	CHROME_PATH=$${CHROME_PATH:-/usr/bin/chromium} $(BIN)/python bench/lighthouse.py
+
 clean:
 	rm -rf $(VENV) translations/*/LC_MESSAGES/*.mo

@@ -69,6 +69,19 @@
     close.focus();
   });
 
+  // The in-flight state from the very tap (capture phase, before htmx sets
+  // the request up); htmx clears it when the request ends.
+  function busy(elt) {
+    if (!elt || !elt._htmx || !elt._htmx.boosted || elt.classList.contains("htmx-request")) { return; }
+    elt.classList.add("htmx-request");
+    elt.addEventListener("htmx:finally:request", function () { elt.classList.remove("htmx-request"); }, { once: true });
+  }
+  doc.addEventListener("submit", function (event) { busy(event.target); }, true);
+  doc.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[href]");
+    if (link && !event.ctrlKey && !event.metaKey && !event.shiftKey && event.button === 0) { busy(link); }
+  }, true);
+
   doc.addEventListener("htmx:after:swap", function (event) {
     var ctx = event.detail && event.detail.ctx;
     var target = ctx && ctx.target;

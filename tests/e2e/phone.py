@@ -27,10 +27,13 @@ TAP_TIMER = """() => {
   new MutationObserver(() => {
     if (window.__tap !== null && window.__busy === null && document.querySelector(".htmx-request")) {
       window.__busy = performance.now();
-      const submit = document.querySelector(".htmx-request [type=submit]");
-      window.__disabled = submit ? submit.disabled : null;
     }
   }).observe(document.documentElement, {subtree: true, attributes: true, attributeFilter: ["class"]});
+  // Whether the submit button is disabled while the request runs.
+  document.addEventListener("htmx:before:request", (e) => {
+    const submit = e.target.querySelector && e.target.querySelector("[type=submit]");
+    window.__disabled = submit ? submit.disabled : null;
+  });
 }"""
 
 

@@ -77,7 +77,7 @@ def test_slow_link_shows_in_flight_state_and_sends_one_post(live_server, new_pag
     page.get_by_label("用户名（邮箱）").fill("slow@example.edu")
     page.get_by_role("button", name="发送链接").click()
     # A second tap 150 ms later hits a disabled button and sends nothing.
-    page.evaluate("setTimeout(() => document.querySelector('main form [type=submit]').click(), 150)")
+    page.evaluate("setTimeout(() => document.querySelector('main form [type=submit]')?.click(), 150)")
     # Within 100 ms of the tap: the in-flight class is on and the button is disabled.
     page.wait_for_function("window.__busy !== null", timeout=2000)
     assert page.evaluate("window.__busy - window.__tap") <= 100
