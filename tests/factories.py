@@ -115,3 +115,21 @@ def with_realname(user, record):
     user.province, user.city, user.realname_at = "210000", "210200", models.utcnow()
     user.save()
     return user
+
+
+def setup_world():
+    """The shared test world: two colleges (cs, fl), a cohort, two staff members
+    of cs (staff.a, other.a) and one of fl (staff.b), an invited (not yet
+    activated) cs staff member, a disabled fl one, an admin and a student.
+    Returns (cs, fl, cohort)."""
+    cs = make_college("计算机学院", "cs")
+    fl = make_college("外语学院", "fl", office_contact="外语学院办公室 B105")
+    cohort = make_cohort()
+    make_user("staff.a@example.edu", role="staff", college=cs)
+    make_user("staff.b@example.edu", role="staff", college=fl)
+    make_user("other.a@example.edu", role="staff", college=cs)
+    make_user("invited@example.edu", role="staff", college=cs, activated=False)
+    make_user("gone@example.edu", role="staff", college=fl, disabled=True)
+    make_user("admin@example.edu", role="admin")
+    make_user("student@example.edu")
+    return cs, fl, cohort

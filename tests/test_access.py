@@ -7,8 +7,7 @@ and admins → 200 or 303. Admin-only actions are 404 for staff."""
 import pytest
 
 import models
-from tests.factories import login, make_photo, make_record, make_user
-from tests.test_staff import setup_world
+from tests.factories import login, make_photo, make_record, make_user, setup_world
 
 OK, MOVED, DENIED, LOGIN = 200, 303, 404, 302
 

@@ -12,25 +12,11 @@ import pytest
 import models
 from services import mail, staff_accounts
 from tests.conftest import link_in, text_of
-from tests.factories import PASSWORD, login, make_cohort, make_college, make_record, make_user
+from tests.factories import PASSWORD, login, make_cohort, make_record, setup_world
 
 OK, MOVED, DENIED, LOGIN, BAD = 200, 303, 404, 302, 400
 HX = {"HX-Request": "true"}
 NEW_PASSWORD = "quiet lantern meadow 42"
-
-
-def setup_world():
-    """Two colleges, a cohort, staff of each college, an admin, a student, an invited and a disabled staff member."""
-    cs = make_college("计算机学院", "cs")
-    fl = make_college("外语学院", "fl", office_contact="外语学院办公室 B105")
-    cohort = make_cohort()
-    make_user("staff.a@example.edu", role="staff", college=cs)
-    make_user("staff.b@example.edu", role="staff", college=fl)
-    make_user("invited@example.edu", role="staff", college=cs, activated=False)
-    make_user("gone@example.edu", role="staff", college=fl, disabled=True)
-    make_user("admin@example.edu", role="admin")
-    make_user("student@example.edu")
-    return cs, fl, cohort
 
 
 @pytest.fixture

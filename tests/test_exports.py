@@ -13,8 +13,7 @@ from PIL import Image
 
 import models
 from services import exports, photos, photostore
-from tests.factories import login, make_photo, make_record, make_user
-from tests.test_staff import setup_world
+from tests.factories import login, make_photo, make_record, make_user, setup_world
 
 CONFIRMED_AT = datetime.datetime(2027, 3, 1, 2, 30)  # UTC → 10:30 in Shanghai
 HEADERS = ["学号", "姓名", "性别", "证件类型", "证件号码", "学院", "专业", "层次", "学习形式", "状态", "确认时间"]  # fmt: skip

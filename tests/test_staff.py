@@ -9,21 +9,9 @@ import pytest
 
 import models
 from tests.conftest import text_of
-from tests.factories import login, make_cohort, make_college, make_photo, make_record, make_user
+from tests.factories import login, make_cohort, make_college, make_photo, make_record, make_user, setup_world
 
 VERSION_RE = re.compile(r'name="version" value="(\d+)"')
-
-
-def setup_world():
-    """Two colleges, one cohort, a staff member per college, an admin, a third staff member."""
-    cs = make_college("计算机学院", "cs")
-    fl = make_college("外语学院", "fl")
-    cohort = make_cohort()
-    make_user("staff.a@example.edu", role="staff", college=cs)
-    make_user("staff.b@example.edu", role="staff", college=fl)
-    make_user("other.a@example.edu", role="staff", college=cs)
-    make_user("admin@example.edu", role="admin")
-    return cs, fl, cohort
 
 
 @pytest.fixture
