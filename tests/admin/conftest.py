@@ -1,0 +1,22 @@
+"""Fixtures of the admin page tests: the shared world and an admin logged in (English)."""
+
+import pytest
+
+from tests.factories import login, setup_world
+
+
+@pytest.fixture
+def world(db):
+    return setup_world()
+
+
+@pytest.fixture
+def en(client):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
+def admin(en, world):
+    login(en, "admin@example.edu")
+    return en
