@@ -130,8 +130,10 @@ def create_app(test_config=None):
     tasks.configure(app)
 
     import cli
+    import cli_ops
 
     cli.init_app(app)
+    cli_ops.init_app(app)
     localized_templates.init_app(app)
     return app
 
