@@ -121,6 +121,9 @@ def create_app(test_config=None):
     core.init_app(app)
     assets.init_app(app)
     errors.init_app(app)
+    from blueprints import request_log
+
+    request_log.init_app(app)
     app.register_blueprint(student.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(admin.bp)

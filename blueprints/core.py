@@ -1,4 +1,4 @@
-"""Extension wiring, language choice, security headers and /healthz."""
+"""Extension wiring, language choice, security headers, /healthz and /readyz."""
 
 import datetime
 import functools
@@ -147,10 +147,58 @@ def healthz():
     return {"status": "ok", "database": "ok"}
 
 
+@bp.get("/readyz")
+@limiter.exempt
+def readyz():
+    """Ready for traffic: 200, or 503 naming each problem. Checks that the
+    database answers, that a task consumer wrote its heartbeat in the last
+    READY_CONSUMER_SECONDS (default 120) and that no mail due for sending is
+    more than READY_MAIL_LATE_SECONDS (default 600) late."""
+    body = {"status": "ok"}
+    try:
+        models.db.execute_sql("SELECT 1").fetchone()
+        body["database"] = "ok"
+    except Exception:
+        current_app.logger.exception("readiness: database unreachable")
+        return {"status": "error", "database": "unreachable"}, 503
+    now = models.utcnow()
+    try:
+        seen = tasks.consumer_last_seen()
+    except Exception:
+        current_app.logger.exception("readiness: task queue unreachable")
+        seen, body["consumer"] = None, "task queue unreachable"
+    else:
+        max_age = current_app.config.get("READY_CONSUMER_SECONDS", 120)
+        age = (
+            None
+            if seen is None
+            else (now - seen.astimezone(datetime.UTC).replace(tzinfo=None)).total_seconds()
+        )
+        if age is None:
+            body["consumer"] = "task consumer never seen"
+        elif age > max_age:
+            body["consumer"] = f"task consumer not seen for {int(age)} s"
+        else:
+            body["consumer"] = "ok"
+    late = current_app.config.get("READY_MAIL_LATE_SECONDS", 600)
+    oldest = (
+        models.OutboxMail.select(models.OutboxMail.next_attempt_at)
+        .where(models.OutboxMail.status == "pending")
+        .order_by(models.OutboxMail.next_attempt_at)
+        .first()
+    )
+    behind = (now - oldest.next_attempt_at).total_seconds() if oldest else 0
+    body["mail"] = f"oldest due mail {int(behind // 60)} min late" if behind > late else "ok"
+    ready = all(body[k] == "ok" for k in ("database", "consumer", "mail"))
+    if not ready:
+        body["status"] = "error"
+    return body, 200 if ready else 503
+
+
 def database_down(exc):
     """A database that refuses connections fails the per-request connect
-    (models.init_app) before any view runs: /healthz must still say 503."""
-    if request.endpoint != "core.healthz":
+    (models.init_app) before any view runs: /healthz and /readyz must still say 503."""
+    if request.endpoint not in ("core.healthz", "core.readyz"):
         raise exc
     current_app.logger.error("health check failed: %s", exc)
     return {"status": "error", "database": "unreachable"}, 503
