@@ -70,6 +70,10 @@ DEFAULTS = {
     "INSTITUTION_NAME": "",
     "PHOTO_DIR": "",  # empty: instance/photos
     "ID_IMAGE_DIR": "",  # empty: instance/id-images
+    # nginx-internal location prefixes (deploy/nginx-site.conf): when set, the
+    # views check access and answer X-Accel-Redirect; nginx sends the bytes.
+    "PHOTO_ACCEL_REDIRECT": "",
+    "ID_IMAGE_ACCEL_REDIRECT": "",
     "ID_IMAGE_RETENTION_DAYS": 30,
     "IMPORT_DIR": "",  # empty: instance/imports (uploads waiting for the worker)
     "IMPORT_MAX_BYTES": 2 * 1024**3,

@@ -25,6 +25,12 @@ def path(key):
     return os.path.join(root(), f"{key}.jpg")
 
 
+def accel_path(key):
+    """The nginx-internal URI of an ID picture when ID_IMAGE_ACCEL_REDIRECT is set, else None."""
+    prefix = current_app.config.get("ID_IMAGE_ACCEL_REDIRECT")
+    return prefix.rstrip("/") + f"/{key}.jpg" if prefix else None
+
+
 def store(front, back=None):
     """Decode, orient, strip and merge the pictures; returns the new key.
 

@@ -32,6 +32,16 @@ def path(key, variant):
     return os.path.join(root(), key[:2], f"{key}.{variant}.{ext}")
 
 
+def accel_path(key, variant):
+    """The nginx-internal URI of a variant when PHOTO_ACCEL_REDIRECT (a location
+    prefix, e.g. "/_photos/") is set, else None: nginx then sends the file
+    (X-Accel-Redirect) after the view has checked access."""
+    prefix = current_app.config.get("PHOTO_ACCEL_REDIRECT")
+    if not prefix:
+        return None
+    return prefix.rstrip("/") + "/" + os.path.relpath(path(key, variant), root()).replace(os.sep, "/")
+
+
 def save(portrait_set):
     """Write every variant of a PortraitSet; returns the new key."""
     key = secrets.token_hex(16)

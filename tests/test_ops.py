@@ -128,3 +128,22 @@ def test_request_log_of_a_whole_journey_names_no_person(app, smtp, world_with_ph
         token, PASSWORD, shown, cookie.value if cookie else "no-cookie",
     ):  # fmt: skip
         assert secret not in everything, secret
+
+
+def test_photos_go_through_nginx_after_the_access_check(app_factory, tmp_path):
+    """With PHOTO_ACCEL_REDIRECT the view answers with an X-Accel-Redirect to
+    the file under PHOTO_DIR and no bytes; someone else's photo stays 404."""
+    app = app_factory(PHOTO_ACCEL_REDIRECT="/_photos/", PHOTO_DIR=str(tmp_path / "photos"))
+    cs, _fl, cohort = setup_world()
+    own = make_record(college=cs, cohort=cohort, account=models.User.by_email("student@example.edu"))
+    other = make_record(college=cs, cohort=cohort)
+    mine, theirs = make_photo(app, own, seed=1), make_photo(app, other, seed=2)
+    client = app.test_client()
+    login(client, "student@example.edu")
+    r = client.get(f"/photo/{mine.id}/webp")
+    assert r.status_code == 200 and r.get_data() == b"" and r.mimetype == "image/webp"
+    internal = r.headers["X-Accel-Redirect"]
+    assert internal.startswith("/_photos/") and mine.key in internal
+    assert (tmp_path / "photos" / internal[len("/_photos/") :]).is_file()
+    r = client.get(f"/photo/{theirs.id}/webp")
+    assert r.status_code == 404 and "X-Accel-Redirect" not in r.headers

@@ -47,11 +47,16 @@ def image(request_id):
     found = Request.get_or_none(Request.id == request_id)
     if found is None or not found.image_key or found.image_purged_at or not may_see_request(found):
         abort(404)
-    try:
-        body = idimages.read(found.image_key)
-    except FileNotFoundError:
-        abort(404)
-    response = make_response(body)
+    accel = idimages.accel_path(found.image_key)
+    if accel:  # nginx sends the file after this check (deploy/nginx-site.conf)
+        response = make_response("")
+        response.headers["X-Accel-Redirect"] = accel
+    else:
+        try:
+            body = idimages.read(found.image_key)
+        except FileNotFoundError:
+            abort(404)
+        response = make_response(body)
     response.mimetype = "image/jpeg"
     response.headers["Cache-Control"] = "private, no-store"
     return response

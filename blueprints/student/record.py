@@ -153,6 +153,11 @@ def photo(photo_id, variant):
     etag = f"{found.sha256[:16]}-{variant}"
     if etag in request.if_none_match:
         response = make_response("", 304)
+    elif photostore.accel_path(found.key, variant):
+        # nginx sends the file (deploy/nginx-site.conf); Python never reads it.
+        response = make_response("")
+        response.headers["X-Accel-Redirect"] = photostore.accel_path(found.key, variant)
+        response.mimetype = photostore.VARIANTS[variant][1]
     else:
         try:
             body = photostore.read(found.key, variant)
