@@ -96,6 +96,8 @@ DEFAULTS = {
     "COMPRESS_LEVEL": 6,
     "COMPRESS_BR_LEVEL": 5,
     "COMPRESS_MIN_SIZE": 300,
+    # Compiled templates on disk in production; empty: instance/jinja-cache, "off": none.
+    "TEMPLATE_CACHE_DIR": "",
 }
 
 
