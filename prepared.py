@@ -49,12 +49,22 @@ class Param(ColumnBase):
         return ctx.value(_Slot(self.name, ctx.state.converter), converter=False)
 
 
+# A cursor wrapper's own state; the rest is the column layout it worked out.
+_PER_CURSOR = {"cursor", "count", "index", "initialized", "populated", "row_cache"}
+
+
 class Prepared:
-    """A peewee SELECT rendered once per database, executed with new values."""
+    """A peewee SELECT rendered once per database, executed with new values.
+
+    Peewee's cursor wrapper also works out, on each execution, which column
+    goes to which model and converter; the SQL text being fixed, so is that
+    layout, and it is kept with the text.
+    """
 
     def __init__(self, query):
         self.query = query
         self._compiled = None
+        self._layout = None
         self._lock = threading.Lock()
 
     def _sql(self):
@@ -73,7 +83,16 @@ class Prepared:
         it for the rows (model instances for a model query)."""
         database, sql, params = self._sql()
         bound = [p.bind(values) if type(p) is _Slot else p for p in params]
-        return self.query._get_cursor_wrapper(database.execute_sql(sql, bound))
+        wrapper = self.query._get_cursor_wrapper(database.execute_sql(sql, bound))
+        layout = self._layout
+        if layout is None or layout[0] is not database:
+            wrapper.initialize()  # reads cursor.description, set by the execution
+            state = {k: v for k, v in vars(wrapper).items() if k not in _PER_CURSOR}
+            self._layout = (database, state)
+        else:
+            wrapper.__dict__.update(layout[1])
+        wrapper.initialized = True
+        return wrapper
 
     def first(self, **values):
         """The first row or None (give the query a LIMIT 1)."""

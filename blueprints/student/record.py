@@ -2,7 +2,6 @@
 the online 数据检查勘误表 under /record/correction); the photo variants."""
 
 import datetime
-import hashlib
 import secrets
 import time
 
@@ -70,15 +69,17 @@ def page_validator(record, confirmation):
         PAGE_BUILD,
         current_user.get_id(),
         locale_code(),
-        record.__data__,
-        record.cohort.__data__,
-        record.college.__data__,
-        record.photo.__data__ if record.photo_id else None,
-        confirmation.__data__ if confirmation else None,
-        record.cohort.local_today().isoformat(),
+        *record.__data__.items(),
+        *record.cohort.__data__.items(),
+        *record.college.__data__.items(),
+        *(record.photo.__data__.items() if record.photo_id else ()),
+        *(confirmation.__data__.items() if confirmation else ()),
+        record.cohort.local_today(),
         int(time.time() // 3600),
     )
-    return hashlib.blake2b(repr(state).encode(), digest_size=12).hexdigest()
+    # Python's keyed hash: the same in every worker forked from one master
+    # (gunicorn preload_app), new after a restart, as PAGE_BUILD is.
+    return f"{hash(state) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 @bp.get("/record")
