@@ -116,7 +116,7 @@ def test_prepared_query_gives_peewee_rows_and_binds_each_run(app, linked, db):
     assert query.first(id=-1) is None
     assert matching.record_of(linked.account).photo.sha256 == linked.photo.sha256
     sql, params = query.sql()
-    assert sql.count("?") == 2 and params == [":id", 1]
+    assert sql.count(models.db.obj.param) == 2 and params == [":id", 1]
 
 
 def test_production_templates_compile_once_per_language_to_disk(app_factory, tmp_path):
