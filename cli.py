@@ -26,6 +26,7 @@ def init_app(app):
         import_photos,
         purge_id_images,
         worker,
+        purge_sessions,
     ):
         app.cli.add_command(command)
 
@@ -240,3 +241,13 @@ def worker(workers):
         f"worker: queue {tasks.describe_storage()}, {workers} threads; interrupted jobs failed: {failed}"
     )
     consumer.run()
+
+
+@click.command("purge-sessions")
+@with_appcontext
+def purge_sessions():
+    """Delete expired login sessions and those ended by a password change or reset."""
+    from services import sessions
+
+    models.db.connect(reuse_if_open=True)
+    click.echo(f"sessions deleted: {sessions.purge()}")

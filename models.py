@@ -136,9 +136,17 @@ class User(BaseModel):
     def is_active(self):
         return not self.disabled
 
+    # The raw id of the login session this object was loaded for (or just
+    # created by services.sessions.start); never stored, only its hash is.
+    session_token = None
+
     def get_id(self):
-        """Flask-Login id: the session version makes old cookies worthless."""
-        return f"{self.id}:{self.session_version}"
+        """Flask-Login id: the random id of this login's UserSession row.
+
+        Logging out deletes the row, so a copied session or remember cookie
+        is worthless afterwards.
+        """
+        return self.session_token
 
 
 class Token(BaseModel):
@@ -150,6 +158,27 @@ class Token(BaseModel):
     created_at = DateTimeField(default=utcnow)
     expires_at = DateTimeField()
     used_at = DateTimeField(null=True)
+
+
+class UserSession(BaseModel):
+    """One row per login: the cookie carries a random id, the row its SHA-256.
+
+    Created at login, deleted at logout (and "log out everywhere", password
+    change or reset); listed in account settings, where each can be ended.
+    Loading the user is one primary-key read of this row joined to `user`.
+    """
+
+    id = CharField(max_length=64, primary_key=True)
+    user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    # The account's session_version at login: a bump ends every older row.
+    version = IntegerField(default=1)
+    created_at = DateTimeField(default=utcnow)
+    # Updated at most every few minutes (services.sessions.TOUCH_EVERY).
+    last_used_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(index=True)
+    remember = BooleanField(default=False)
+    user_agent = CharField(max_length=255, default="")
+    ip = CharField(max_length=64, default="")
 
 
 class LoginThrottle(BaseModel):
@@ -437,6 +466,7 @@ class ImportJob(BaseModel):
 ALL_MODELS = [
     User,
     Token,
+    UserSession,
     LoginThrottle,
     OutboxMail,
     AuditEvent,

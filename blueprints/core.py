@@ -269,15 +269,10 @@ def template_url_for(endpoint, **values):
 
 
 def load_user(user_id):
-    """Flask-Login loader: '<id>:<session_version>' must match the database."""
-    try:
-        uid, version = (int(part) for part in user_id.split(":"))
-    except ValueError:
-        return None
-    user = models.User.get_or_none(models.User.id == uid)
-    if user is None or user.disabled or user.session_version != version:
-        return None
-    return user
+    """Flask-Login loader: the cookie's session id must name a live UserSession row."""
+    from services import sessions
+
+    return sessions.load(user_id)
 
 
 def init_app(app):

@@ -13,7 +13,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from models import AuditEvent, LoginThrottle, Token, User, db, utcnow
-from services import mail, passwords
+from services import mail, passwords, sessions
 
 ACTIVATE, RESET = "activate", "reset"
 
@@ -281,27 +281,30 @@ def reset_password(raw, new_password, ip=""):
         # The link came through the mailbox, which is what activation proves.
         user.activated_at = user.activated_at or utcnow()
         user.save()
+        sessions.end_all(user)
         void_tokens(user, RESET)
         AuditEvent.log("reset", actor=user, target=user, ip=ip)
     return user, None
 
 
-def change_password(user, new_password, ip=""):
-    """New password for a logged-in user; other sessions end (version bump)."""
+def change_password(user, new_password, ip="", keep_session=None):
+    """New password for a logged-in user; sessions other than `keep_session` end."""
     password_hash = passwords.hash_password(new_password)
     with db.atomic():
         user.password_hash = password_hash
         user.session_version += 1
         user.save()
+        sessions.end_all(user, keep=keep_session)
         void_tokens(user, RESET)
         AuditEvent.log("password.change", actor=user, target=user, ip=ip)
 
 
 def end_all_sessions(user, ip=""):
-    """'Log out everywhere': every cookie carrying the old version is refused."""
+    """'Log out everywhere': every session row of the account is deleted."""
     with db.atomic():
         user.session_version += 1
         user.save()
+        sessions.end_all(user)
         AuditEvent.log("logout.everywhere", actor=user, target=user, ip=ip)
 
 

@@ -3,10 +3,9 @@ invited person's set-password page (/admin/invite/<token>, anonymous)."""
 
 import datetime
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, session
+from flask import Blueprint, abort, current_app, flash, redirect, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import logout_user
 from peewee import JOIN, fn
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, ValidationError
@@ -14,6 +13,7 @@ from wtforms.validators import Length, ValidationError
 from blueprints.access import admin_view
 from blueprints.admin.common import TOO_LONG, actor, fragment, stripped
 from blueprints.forms import ButtonForm, ResetForm, choices, email_field
+from blueprints.student.auth import end_session
 from blueprints.web import Form, client_ip, external_url, is_htmx, redirect_to, render, safe_next
 from extensions import limiter
 from models import AuditEvent, College, User
@@ -234,8 +234,7 @@ def accept_invite(token):
     if not problem and form.validate_on_submit():
         user, problem = staff_accounts.accept_invite(token, form.password.data, ip=client_ip())
         if user is not None:
-            logout_user()
-            session.clear()
+            end_session()
             flash(
                 _("Your password is set. Please log in with your e-mail address and the new password."),
                 "success",

@@ -20,7 +20,7 @@ from blueprints.forms import (
 )
 from blueprints.web import client_ip, external_url, is_htmx, redirect_to, render, render_public, safe_next
 from extensions import limiter
-from services import accounts
+from services import accounts, sessions
 from services.accounts import ACTIVATE
 
 bp = Blueprint("auth", __name__)
@@ -240,9 +240,18 @@ def activate(token):
 
 
 def start_session(user, remember=False):
-    """Log in on a fresh session (no fixation); the language cookie is separate."""
+    """Log in on a fresh session (no fixation) with its own UserSession row."""
     session.clear()
+    sessions.start(user, remember=remember, user_agent=request.user_agent.string, ip=client_ip())
     login_user(user, remember=remember)
+
+
+def end_session():
+    """Log out: delete this session's row, then the cookies."""
+    if current_user.is_authenticated:
+        sessions.end(current_user.get_id())
+    logout_user()
+    session.clear()
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -279,8 +288,7 @@ def logout():
     """End this session only."""
     form = ButtonForm()
     if form.validate_on_submit():
-        logout_user()
-        session.clear()
+        end_session()
         flash(_("You have logged out."), "info")
     return redirect_to("student.auth.login")
 
@@ -305,8 +313,7 @@ def reset_password(token):
     if not problem and form.validate_on_submit():
         user, problem = accounts.reset_password(token, form.password.data, ip=client_ip())
         if user is not None:
-            logout_user()
-            session.clear()
+            end_session()
             flash(
                 _(
                     "Your password has been changed and every session has been logged out. "
