@@ -25,14 +25,15 @@ MO_FILES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.
 translations/%.mo: translations/%.po
 	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ 2>/dev/null || $(BIN)/pybabel compile -i $< -o $@
 
+# Personal data lives in instance/: private to the user running the app.
 instance/config.py:
-	mkdir -p instance
-	$(BIN)/python -c "import secrets; print('SECRET_KEY = %r' % secrets.token_hex(32))" > $@
+	umask 077; mkdir -p instance
+	umask 077; $(BIN)/python -c "import secrets; print('SECRET_KEY = %r' % secrets.token_hex(32))" > $@
 	@echo "created $@ with a new random SECRET_KEY (keep it, back it up)"
 
 init-db: $(VENV)/.installed $(MO_FILES) instance/config.py
-	$(FLASK) init-db
-	@if [ "$${FLASK_DEMO:-true}" != "false" ]; then $(FLASK) seed-demo --if-empty; fi
+	umask 077; $(FLASK) init-db
+	@if [ "$${FLASK_DEMO:-true}" != "false" ]; then umask 077; $(FLASK) seed-demo --if-empty; fi
 
 # Plain HTTP on loopback in a browser needs non-Secure cookies; behind an
 # HTTPS proxy set FLASK_SESSION_COOKIE_SECURE=true (see README).
@@ -40,7 +41,7 @@ init-db: $(VENV)/.installed $(MO_FILES) instance/config.py
 # Ctrl-C stops both.
 run: init-db
 	@echo "GradProof on http://$(HOST):$(PORT)/  (mail: $${FLASK_MAIL_SERVER:-console, printed below})"
-	HOST=$(HOST) \
+	umask 077; HOST=$(HOST) \
 	FLASK_SESSION_COOKIE_SECURE=$${FLASK_SESSION_COOKIE_SECURE:-false} \
 	FLASK_REMEMBER_COOKIE_SECURE=$${FLASK_REMEMBER_COOKIE_SECURE:-false} \
 	$(BIN)/honcho start -f Procfile -p $(PORT)
@@ -50,7 +51,7 @@ worker: init-db
 	$(FLASK) worker
 
 dev: init-db
-	$(FLASK) --debug run --host $(HOST) --port $(PORT)
+	umask 077; $(FLASK) --debug run --host $(HOST) --port $(PORT)
 
 # The whole suite on SQLite, then again on PostgreSQL when its server answers
 # (TEST_DATABASE_URL, default postgresql://127.0.0.1:5432/; a fresh database

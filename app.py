@@ -3,6 +3,7 @@
 create_app(): config → database → extensions → blueprints → CLI → error pages.
 """
 
+import contextlib
 import os
 import secrets
 
@@ -48,6 +49,8 @@ DEFAULTS = {
     "RATELIMIT_REGISTER": "20 per minute;200 per hour",
     "RATELIMIT_MAIL": "10 per minute;100 per hour",
     "RATELIMIT_STAFF_BULK": "10 per minute",
+    # Per account, on the ID change and dispute forms (each POST decodes photos).
+    "RATELIMIT_ID_PICTURES": "6 per minute;30 per day",
     "PASSWORD_HASH_METHOD": "scrypt",
     # None: Secure cookies except under debug/testing (plain-HTTP development).
     "SESSION_COOKIE_SECURE": None,
@@ -109,7 +112,11 @@ def create_app(test_config=None):
     app.config.from_prefixed_env()
     if test_config is not None:
         app.config.from_mapping(test_config)
-    os.makedirs(app.instance_path, exist_ok=True)
+    from services.fsmodes import private_dir
+
+    private_dir(app.instance_path)
+    with contextlib.suppress(OSError):  # an older instance/ made with the umask's 755
+        os.chmod(app.instance_path, 0o700)
     if not app.config["DATABASE_URL"]:
         path = os.path.join(app.instance_path, "gradproof.sqlite3")
         app.config["DATABASE_URL"] = "sqlite:///" + path

@@ -27,6 +27,7 @@ def init_app(app):
         purge_id_images,
         worker,
         purge_sessions,
+        sweep_id_images,
     ):
         app.cli.add_command(command)
 
@@ -35,6 +36,9 @@ def init_app(app):
 @with_appcontext
 def init_db():
     """Create the database or apply pending migrations (safe to repeat)."""
+    from services.fsmodes import private_sqlite
+
+    private_sqlite(current_app.config["DATABASE_URL"])
     models.db.connect(reuse_if_open=True)
     applied = models.migrate()
     click.echo(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")
@@ -120,13 +124,19 @@ def create_staff(email, code, password):
     click.echo(f"staff {user.email} of {college.name} ({college.code}) created")
 
 
+HOUSEKEEPING_EVERY = 3600  # seconds
+
+
 @click.command("send-mail")
 @with_appcontext
 @click.option("--loop", is_flag=True, help="Keep running, checking every few seconds.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between checks.")
 def send_mail(loop, interval):
     """Deliver the mail outbox once, or forever with --loop."""
+    from services import sessions
+
     models.db.connect(reuse_if_open=True)
+    swept_at = 0.0
     while True:
         counts = mail.deliver_pending()
         if any(counts.values()) or not loop:
@@ -135,6 +145,11 @@ def send_mail(loop, interval):
             return
         idimages.purge()
         pending_uploads.purge()
+        if time.monotonic() - swept_at >= HOUSEKEEPING_EVERY:
+            # Hourly: ID pictures no request points to, expired login sessions.
+            idimages.sweep_orphans()
+            sessions.purge()
+            swept_at = time.monotonic()
         models.db.close()
         time.sleep(interval)
         models.db.connect(reuse_if_open=True)
@@ -251,3 +266,11 @@ def purge_sessions():
 
     models.db.connect(reuse_if_open=True)
     click.echo(f"sessions deleted: {sessions.purge()}")
+
+
+@click.command("sweep-id-images")
+@with_appcontext
+def sweep_id_images():
+    """Delete ID-picture files that no request points to (older than an hour)."""
+    models.db.connect(reuse_if_open=True)
+    click.echo(f"ID pictures without a request deleted: {idimages.sweep_orphans()}")

@@ -6,16 +6,19 @@ import functools
 import flask_babel
 import peewee
 from babel import Locale, support
-from flask import Blueprint, current_app, g, has_request_context, redirect, request, url_for
+from flask import Blueprint, Request, current_app, g, has_request_context, redirect, request, url_for
 from flask_babel import Domain, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.utils import cached_property
 
 import models
 import tasks
 from blueprints.web import safe_next
 from extensions import babel, compress, csrf, limiter, login_manager, mail, talisman
+from services.text import has_invisible, strip_invisible
 
 bp = Blueprint("core", __name__)
 
@@ -268,6 +271,27 @@ def template_url_for(endpoint, **values):
     return url
 
 
+class CleanRequest(Request):
+    """Form values and query arguments without bidi controls, other invisible
+    format characters or NULs (services.text): views and forms never see them."""
+
+    @cached_property
+    def args(self):
+        return _cleaned(super().args)
+
+    def _load_form_data(self):
+        super()._load_form_data()
+        self.__dict__["form"] = _cleaned(self.__dict__["form"])
+
+
+def _cleaned(values):
+    if not any(has_invisible(k) or has_invisible(v) for k, v in values.items(multi=True)):
+        return values
+    return ImmutableMultiDict(
+        [(strip_invisible(k), strip_invisible(v)) for k, v in values.items(multi=True)]
+    )
+
+
 def load_user(user_id):
     """Flask-Login loader: the cookie's session id must name a live UserSession row."""
     from services import sessions
@@ -277,6 +301,10 @@ def load_user(user_id):
 
 def init_app(app):
     """Bind every extension to `app` with GradProof's settings."""
+    from blueprints import params
+
+    params.init_app(app)
+    app.request_class = CleanRequest
     if app.config["PROXY_FIX"]:
         n = int(app.config["PROXY_FIX"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -334,7 +362,9 @@ def init_app(app):
     @app.after_request
     def _cache_headers(response):
         if "Cache-Control" not in response.headers:
-            response.headers["Cache-Control"] = "private, no-cache"
+            # Pages show names and ID numbers and carry CSRF tokens: kept in
+            # no cache at all, not even the browser's (a shared computer).
+            response.headers["Cache-Control"] = "private, no-store"
         if response.mimetype == "text/html":
             response.vary.add("HX-Request")
             response.vary.add("Cookie")

@@ -178,9 +178,10 @@ class Form(FlaskForm):
 
 
 def page_arg():
-    """The `page` query parameter: a whole number ≥ 1."""
-    value = request.args.get("page", "")
-    return max(1, int(value)) if value.isdigit() else 1
+    """The `page` query parameter: 1 when absent, a 400 when not a page number (blueprints.params)."""
+    from blueprints.params import page_arg as checked
+
+    return checked()
 
 
 def page_count(total, size):

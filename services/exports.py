@@ -18,6 +18,7 @@ import tempfile
 import zipfile
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
@@ -165,6 +166,41 @@ def _csv_text(rows):
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerows([_safe(v) for v in row] for row in rows)
     return buffer.getvalue()
+
+
+INCOMPLETE = _l(
+    "EXPORT INCOMPLETE: an error occurred after the rows above; this file is missing rows. "
+    "Please export again or contact the administrator."
+)
+
+
+def guarded(chunks):
+    """A streamed CSV that cannot end as a silently truncated 200.
+
+    The header and the first batch of rows are produced here, before the
+    response starts, so a query that fails at all fails into an error page.
+    A failure after that ends the file with a visible INCOMPLETE row (the
+    status line is already sent); the error is logged.
+    """
+    source = iter(chunks)
+    head = []
+    for chunk in source:
+        head.append(chunk)
+        if len(head) == 2:
+            break
+    # Resolved now: the message must not depend on a request context later.
+    message = str(INCOMPLETE)
+    logger = current_app.logger
+
+    def stream():
+        yield from head
+        try:
+            yield from source
+        except Exception:
+            logger.exception("CSV export failed after the response started")
+            yield _csv_text([[message]])
+
+    return stream()
 
 
 def csv_chunks(query):

@@ -64,6 +64,7 @@ DAMAGED = N_("The file is damaged inside the ZIP and could not be read.")
 ENCRYPTED = N_("The file is encrypted inside the ZIP.")
 NOT_PICTURE = N_("This is not a picture file (JPEG, PNG or WebP expected).")
 FAILED = N_("The picture could not be processed.")
+UNSAFE_PATH = N_("The file's path inside the ZIP leads outside it (“..” or an absolute path); it was not opened.")
 
 
 def describe_unmatched(value):
@@ -87,6 +88,11 @@ def _member_name(info):
             except UnicodeDecodeError:
                 continue
     return name.replace("\\", "/")
+
+
+def _unsafe(name):
+    """A member path that climbs out of the archive ("..") or is absolute."""
+    return name.startswith("/") or re.match(r"[A-Za-z]:", name) is not None or ".." in name.split("/")
 
 
 def _ignored(name):
@@ -298,7 +304,12 @@ class PhotoImport:
 
     def run(self, archive, workers):
         members = [(info, _member_name(info)) for info in archive.infolist() if not info.is_dir()]
-        members = [(info, name) for info, name in members if not _ignored(name)]
+        # Listed as rejected, not skipped silently: staff should see that the
+        # ZIP was odd (a path-traversal attempt, or a broken archiver).
+        unsafe = [(info, name) for info, name in members if _unsafe(name)]
+        members = [(info, name) for info, name in members if not _unsafe(name) and not _ignored(name)]
+        for _info, name in unsafe:
+            self.reject(name, reason(UNSAFE_PATH))
         if sum(info.file_size for info, _name in members) > MAX_TOTAL:
             raise ImportFileError(N_("The ZIP holds more than 2 GB of files; split it into smaller ZIPs."))
         manifests = [m for m in members if posixpath.basename(m[1]).casefold() == MANIFEST_NAME]

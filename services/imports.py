@@ -32,6 +32,7 @@ from werkzeug.routing import BuildError
 
 from models import AuditEvent, ImportJob, db, utcnow
 from services import mail
+from services.text import strip_invisible
 
 # Zero-width characters and BOMs that Excel and chat apps leave in headers.
 _INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"))
@@ -91,7 +92,7 @@ def clean(value):
     """A cell as trimmed text: NFC-normalised, without invisible characters."""
     if value is None:
         return ""
-    return unicodedata.normalize("NFC", str(value)).translate(_INVISIBLE).strip()
+    return strip_invisible(unicodedata.normalize("NFC", str(value))).strip()
 
 
 def decode_text(data):

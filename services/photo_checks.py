@@ -167,6 +167,7 @@ def decode(
     accepted=ACCEPTED_FORMATS,
     *,
     draft: Callable[[int, int], tuple[int, int]] | None = None,
+    limits: Callable[[int, int], None] | None = None,
 ) -> Image.Image:
     """Verify ``data`` and return it as an upright RGB image with no metadata.
 
@@ -180,6 +181,10 @@ def decode(
     upright size the caller needs; a JPEG is then decoded at 1/2, 1/4 or 1/8
     scale when that still covers it, which is several times faster for camera
     photos that are going to be shrunk anyway.
+
+    ``limits``, if given, is called with the stored (width, height) read from
+    the header, before any pixel is decoded; it raises ``PhotoError`` to
+    refuse a picture by its size (see services.idimages).
     """
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         # Pillow would pad a cut-off file with grey instead of failing.
@@ -192,6 +197,8 @@ def decode(
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         img = _open_checked(data, accepted)
     with img:
+        if limits is not None:
+            limits(*img.size)
         if draft is not None and img.format in ("JPEG", "MPO"):
             swap = _orientation_swaps_axes(img)
             width, height = img.size[::-1] if swap else img.size

@@ -12,6 +12,7 @@ import hashlib
 import io
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -195,15 +196,25 @@ def _scaled(img, size):
     return img if img.size == size else img.resize(size, LANCZOS, reducing_gap=3.0)
 
 
-def merge_id_images(front: bytes, back: bytes | None = None, max_bytes: int = 1_000_000) -> bytes:
+def merge_id_images(
+    front: bytes,
+    back: bytes | None = None,
+    max_bytes: int = 1_000_000,
+    limits: Callable[[int, int], None] | None = None,
+    check: Callable[[Image.Image], None] | None = None,
+) -> bytes:
     """Merge phone pictures of an ID card's sides into one JPEG of ≤ ``max_bytes``.
 
     Each side is verified like any upload (``PhotoError`` on failure),
     oriented, shrunk to a longer side of at most 1600 px and placed side by
     side on white at a common height. The baseline JPEG loses quality first
     (down to 50) and then pixels until it fits; it carries no metadata.
+    ``limits`` goes to ``decode`` (a size check before decoding), ``check``
+    sees each decoded side (services.idimages refuses grey-padded ones).
     """
-    sides = [decode(side, draft=_id_draft) for side in (front, back) if side is not None]
+    sides = [decode(side, draft=_id_draft, limits=limits) for side in (front, back) if side is not None]
+    for img in sides if check is not None else ():
+        check(img)
     sides = [_scaled(img, _id_draft(*img.size)) for img in sides]
     height = min(img.height for img in sides)
     sides = [_scaled(img, (max(1, round(img.width * height / img.height)), height)) for img in sides]

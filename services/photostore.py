@@ -10,6 +10,8 @@ import secrets
 
 from flask import current_app
 
+from services.fsmodes import private_dir, private_opener
+
 # variant → (file extension, MIME type)
 VARIANTS = {
     "master": ("jpg", "image/jpeg"),
@@ -45,14 +47,15 @@ def accel_path(key, variant):
 def save(portrait_set):
     """Write every variant of a PortraitSet; returns the new key."""
     key = secrets.token_hex(16)
-    os.makedirs(os.path.dirname(path(key, "master")), exist_ok=True)
+    private_dir(root())
+    private_dir(os.path.dirname(path(key, "master")))
     for variant in VARIANTS:
         data = getattr(portrait_set, variant, None)
         if not data:  # photos stored before a variant existed get it computed on use
             continue
         target = path(key, variant)
         tmp = target + ".tmp"
-        with open(tmp, "wb") as fh:
+        with open(tmp, "wb", opener=private_opener) as fh:
             fh.write(data)
         os.replace(tmp, target)
     return key

@@ -6,6 +6,7 @@ the request row, the record and account changes, the audit event and the
 mail to the student.
 """
 
+import contextlib
 import datetime
 
 from flask_babel import force_locale, format_datetime
@@ -25,7 +26,7 @@ from models import (
     db,
     utcnow,
 )
-from services import idcard, mail, matching, records
+from services import idcard, idimages, mail, matching, records
 
 CORRECTION, ID_CHANGE, ID_DISPUTE = "correction", "id_change", "id_dispute"
 KINDS = {
@@ -115,7 +116,7 @@ def file_correction(user, record, values, photo_items=(), note="", ip=""):
                           "To change something, please contact the college office."))
     with db.atomic():
         request = Request.create(kind=CORRECTION, user=user, record=record, college=record.college_id,
-                                 note=note, previous_status=record.status)
+                                 note=note or "", previous_status=record.status)
         for field, value in values.items():
             CorrectionItem.create(request=request, field=field, old_value=records.raw_value(record, field),
                                   new_value=value)
@@ -137,8 +138,33 @@ def college_for_id(id_type, id_number, name=""):
     return record
 
 
-def file_id_change(user, id_type, id_number, phone, reply_email, image_key, note="", ip=""):
-    """Ask staff to replace the ID number fixed at real-name registration."""
+@contextlib.contextmanager
+def _picture(image):
+    """The image key for a new request row, inside the row's transaction.
+
+    `image` is the key of a stored picture, or the bytes of a checked one
+    (idimages.prepare): those are written as the transaction's last step.
+    Either way the file is removed if the transaction fails, so a request
+    that could not be filed leaves no picture without a row. (RequestErrors
+    are raised before this point: the caller may keep the picture for the
+    re-shown form.)
+    """
+    key = image if isinstance(image, str) else idimages.new_key()
+    try:
+        with db.atomic():
+            yield key
+            if not isinstance(image, str):
+                idimages.write(key, image)
+    except BaseException:
+        idimages.delete(key)
+        raise
+
+
+def file_id_change(user, id_type, id_number, phone, reply_email, image, note="", ip=""):
+    """Ask staff to replace the ID number fixed at real-name registration.
+
+    `image`: the stored picture's key, or the bytes from idimages.prepare.
+    """
     if open_request(ID_CHANGE, user=user):
         raise RequestError(_l("You already have an open ID change request."))
     record = college_for_id(id_type, id_number, user.real_name)
@@ -146,17 +172,17 @@ def file_id_change(user, id_type, id_number, phone, reply_email, image_key, note
         problem = deadline_problem(record)
         if problem:
             raise RequestError(problem)
-    with db.atomic():
+    with _picture(image) as image_key:
         request = Request.create(
             kind=ID_CHANGE, user=user, record=record, college=record.college_id if record else None,
-            id_type=id_type, id_number=id_number, phone=phone, reply_email=reply_email,
-            image_key=image_key, note=note,
+            id_type=id_type, id_number=id_number, phone=phone or "", reply_email=reply_email or "",
+            image_key=image_key, note=note or "",
         )
         AuditEvent.log("request.file", actor=user, target=request, ip=ip, reason=ID_CHANGE)
     return request
 
 
-def file_dispute(user, phone, reply_email, image_key, note="", ip=""):
+def file_dispute(user, phone, reply_email, image, note="", ip=""):
     """Someone else holds the student's ID number: hold the record unlinked."""
     holder = matching.holder_of(user.id_type, user.id_number, exclude=user)
     if holder is None:
@@ -164,11 +190,12 @@ def file_dispute(user, phone, reply_email, image_key, note="", ip=""):
     if open_request(ID_DISPUTE, user=user):
         raise RequestError(_l("You already have an open ID dispute."))
     record = matching.record_of(holder) or college_for_id(user.id_type, user.id_number, user.real_name)
-    with db.atomic():
+    with _picture(image) as image_key:
         request = Request.create(
             kind=ID_DISPUTE, user=user, holder=holder, record=record,
             college=record.college_id if record else None, id_type=user.id_type,
-            id_number=user.id_number, phone=phone, reply_email=reply_email, image_key=image_key, note=note,
+            id_number=user.id_number, phone=phone or "", reply_email=reply_email or "", image_key=image_key,
+            note=note or "",
         )
         if record is not None and record.account_id == holder.id:
             records.void(record, "ID dispute filed", actor=user, ip=ip)

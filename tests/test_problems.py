@@ -100,7 +100,7 @@ def test_id_change_request_merges_pictures_under_1mb(app, en, db):
     [
         (imagegen.text_as_jpg(), {}, "not"),
         (b"", {}, "file is empty"),
-        (imagegen.truncated_jpeg(), {}, "incomplete"),
+        (imagegen.truncated_jpeg(900, 700), {}, "incomplete"),
         (imagegen.bomb_png(), {}, "too many pixels"),
         (imagegen.gif(40, 40), {}, "JPEG"),
         (imagegen.jpeg(400, 300, (200, 200, 200)), {"phone": "12345"}, "11-digit"),
@@ -144,7 +144,7 @@ def test_dispute_unlinks_record_until_decided_and_withdraw_relinks(app, db):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     login(client, "second@example.edu")
     assert client.get("/identity/status").status_code == 200
-    r = post_upload(client, "/identity/dispute", files(imagegen.jpeg(800, 500, (180, 180, 200))))
+    r = post_upload(client, "/identity/dispute", files(imagegen.big_camera_jpeg(900, 600)))
     assert r.status_code == 303
     held = models.Record.get_by_id(record.id)
     assert held.account_id is None and held.status == "unregistered"

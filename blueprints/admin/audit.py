@@ -13,9 +13,11 @@ from flask_babel import gettext as _
 from peewee import JOIN
 
 from blueprints.access import admin_view
-from blueprints.admin.common import ISO_DATE, PAGE_SIZE, actor
+from blueprints.admin.common import PAGE_SIZE, actor
+from blueprints.params import to_date, to_id
 from blueprints.web import client_ip, page_arg, page_count, render
 from models import AuditEvent, User, db, utcnow
+from services.exports import guarded
 
 bp = Blueprint("audit", __name__)
 
@@ -54,11 +56,13 @@ class AuditFilters:
             date_from=args.get("from", "").strip()[:10],
             date_to=args.get("to", "").strip()[:10],
         )
-        if f.record and not f.record.isdigit():
+        if f.record and to_id(f.record) is None:
             f.errors.append(_("The record number must be a whole number."))
         for value in (f.date_from, f.date_to):
             if value and f.day(value) is None:
-                f.errors.append(_("Enter dates as YYYY-MM-DD, e.g. 2027-03-17."))
+                f.errors.append(
+                    _("Enter dates as YYYY-MM-DD between 1900-01-01 and 2100-12-31, e.g. 2027-03-17.")
+                )
                 break
         else:
             if f.date_from and f.date_to and f.day(f.date_from) > f.day(f.date_to):
@@ -67,12 +71,7 @@ class AuditFilters:
 
     @staticmethod
     def day(value):
-        if not ISO_DATE.fullmatch(value):
-            return None
-        try:
-            return datetime.date.fromisoformat(value)
-        except ValueError:
-            return None
+        return to_date(value)
 
     def params(self, **extra):
         """The non-empty filters as query parameters (for links and the export)."""
@@ -95,7 +94,7 @@ class AuditFilters:
             query = query.where(AuditEvent.action == self.action)
         if self.record:
             query = query.where(
-                (AuditEvent.target_type == "record") & (AuditEvent.target_id == int(self.record))
+                (AuditEvent.target_type == "record") & (AuditEvent.target_id == to_id(self.record))
             )
         if self.date_from:
             query = query.where(AuditEvent.at >= utc_midnight(self.day(self.date_from)))
@@ -206,7 +205,8 @@ def download():
         AuditEvent.reason,
         AuditEvent.ip,
     )
-    response = Response(stream_with_context(audit_csv_chunks(query, headers, zone)), mimetype="text/csv")
+    chunks = guarded(audit_csv_chunks(query, headers, zone))
+    response = Response(stream_with_context(chunks), mimetype="text/csv")
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     response.headers["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
     response.headers["Cache-Control"] = "private, no-store"

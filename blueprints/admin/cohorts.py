@@ -17,6 +17,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import DateInput
 
+from blueprints import params
 from blueprints.access import admin_view
 from blueprints.admin.common import ISO_DATE, TOO_LONG, fragment, save, stripped
 from blueprints.forms import REQUIRED
@@ -59,6 +60,9 @@ class IsoDateField(StringField):
             self.data = datetime.date.fromisoformat(text)
         except ValueError:
             raise ValueError(_l("Enter a date as YYYY-MM-DD, e.g. 2027-03-17.")) from None
+        if params.to_date(text) is None:
+            self.data = None
+            raise ValueError(params.DATE_RANGE_MESSAGE)
 
     def _value(self):
         if self.raw_data:

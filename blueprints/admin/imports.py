@@ -23,6 +23,7 @@ from blueprints.web import Form, redirect_to, render
 from extensions import csrf
 from models import ImportJob, User, db
 from services import imports
+from services.fsmodes import private_dir, private_opener
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
@@ -101,9 +102,10 @@ def _check_upload(field, magic_zip):
 def _start(kind, field, dry_run=False):
     """Save the upload, create the job and import it in a background thread."""
     folder = current_app.config.get("IMPORT_DIR") or os.path.join(current_app.instance_path, "imports")
-    os.makedirs(folder, exist_ok=True)
+    private_dir(folder)
     path = os.path.join(folder, secrets.token_hex(16))
-    field.data.save(path)
+    with open(path, "xb", opener=private_opener) as fh:
+        field.data.save(fh)
     with db.atomic():
         job = ImportJob.create(
             kind=kind,

@@ -13,6 +13,7 @@ from wtforms.validators import Length, ValidationError
 from blueprints.access import admin_view
 from blueprints.admin.common import TOO_LONG, actor, fragment, stripped
 from blueprints.forms import ButtonForm, ResetForm, choices, email_field
+from blueprints.params import to_id
 from blueprints.student.auth import end_session
 from blueprints.web import Form, client_ip, external_url, is_htmx, redirect_to, render, safe_next
 from extensions import limiter
@@ -41,8 +42,8 @@ class CollegeChoiceMixin:
         return self
 
     def validate_college(self, field):
-        value = field.data or ""
-        self.chosen = College.get_or_none(College.id == int(value)) if value.isdigit() else None
+        number = to_id(field.data or "")
+        self.chosen = College.get_or_none(College.id == number) if number else None
         if self.chosen is None:
             raise ValidationError(_l("Please choose a college."))
 

@@ -46,7 +46,7 @@ def records_csv():
     f = Filters.parse(request.args)
     query = ordered(apply(exports.record_select(), f), f)
     audit_export("csv", f)
-    response = Response(stream_with_context(exports.csv_chunks(query)), mimetype="text/csv")
+    response = Response(stream_with_context(exports.guarded(exports.csv_chunks(query))), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="records-{stamp()}.csv"'
     response.headers["Cache-Control"] = "private, no-store"
     return response

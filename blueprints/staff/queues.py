@@ -16,6 +16,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
 
 from blueprints.access import college_scope, staff_view
+from blueprints.params import page_arg, to_id
 from blueprints.web import Form, client_ip, external_url, is_htmx, redirect_to, render
 from models import College, CorrectionItem, IllegalTransition, Photo, Record, Request, StaleRecord, User
 from services import records, regions
@@ -71,7 +72,7 @@ def queue(kind):
     status = request.args.get("status", "open")
     if status not in FILTERS:
         status = "open"
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     query = scoped(
         Request.select(Request, User, Record, College)
         .join(User, on=Request.user)
@@ -235,7 +236,8 @@ def candidate_query(record, found):
 
 def chosen_photo(found, raw):
     """The photo a staff member picked, if it is one of the item's candidates."""
-    if found.kind != reqs.CORRECTION or not found.record_id or not raw.isdigit():
+    photo_id = to_id(raw)
+    if found.kind != reqs.CORRECTION or not found.record_id or photo_id is None:
         return None
     record = Record.get_by_id(found.record_id)
-    return candidate_query(record, found).where(Photo.id == int(raw)).first()
+    return candidate_query(record, found).where(Photo.id == photo_id).first()

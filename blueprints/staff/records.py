@@ -21,6 +21,7 @@ from peewee import JOIN
 
 from blueprints.access import college_scope, staff_view
 from blueprints.forms import ButtonForm
+from blueprints.params import MAX_PAGE, to_id
 from blueprints.web import client_ip, external_url, is_htmx, render, safe_next
 from extensions import limiter
 from models import (
@@ -74,8 +75,7 @@ class Filters:
     @classmethod
     def parse(cls, values):
         def number(name):
-            value = values.get(name, "")
-            return int(value) if value.isdigit() else 0
+            return to_id(values.get(name, "")) or 0
 
         f = cls(
             q=" ".join(values.get("q", "").split())[:64],
@@ -88,7 +88,7 @@ class Filters:
             sort=values.get("sort", "") if values.get("sort") in SORTS else "name",
             dir="desc" if values.get("dir") == "desc" else "asc",
         )
-        f.page = max(1, number("page"))
+        f.page = min(max(1, number("page")), MAX_PAGE)
         return f
 
     def params(self, **changes):
@@ -321,7 +321,7 @@ def set_status(record_id):
         return row_response(record, next_url, 400, _("The form has expired. Please try again."))
     target = request.form.get("to", "")
     version = request.form.get("version", "")
-    expected = int(version) if version.isdigit() else -1
+    expected = to_id(version) or -1
     actor = current_user._get_current_object()
     try:
         with db.atomic():
@@ -376,7 +376,7 @@ def selected_ids(f):
     if request.form.get("all") == "1":
         query = apply(table_query(), f).select(Record.id).order_by(Record.id)
         return [i for (i,) in query.tuples()], 0
-    wanted = {int(v) for v in request.form.getlist("ids") if v.isdigit()}
+    wanted = {number for v in request.form.getlist("ids") if (number := to_id(v))}
     found = [i for (i,) in scoped(Record.select(Record.id).where(Record.id.in_(list(wanted)))).tuples()]
     return sorted(found), len(wanted) - len(found)
 

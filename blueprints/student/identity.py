@@ -5,9 +5,10 @@ ID dispute (someone else holds the ID number), all under /identity."""
 import datetime
 import re
 
-from flask import Blueprint, abort, flash, render_template, request
+from flask import Blueprint, abort, current_app, flash, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
 from wtforms import DateField, EmailField, HiddenField, SelectField, StringField, TextAreaField
@@ -16,7 +17,9 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 
 from blueprints.access import student_view
 from blueprints.forms import REQUIRED, checked_id_number, choices
+from blueprints.params import in_date_range
 from blueprints.web import Form, client_ip, is_htmx, redirect_to, render
+from extensions import limiter
 from models import utcnow
 from services import idcard, identity, idimages, matching, pending_uploads, photos, regions
 from services import requests as reqs
@@ -53,7 +56,7 @@ class EvidenceForm(Form):
         description=_l("Where the answer goes; empty means your account's address."),
         filters=[lambda v: (v or "").strip().lower()],
     )
-    note = TextAreaField(_l("Note (optional)"), validators=[Length(max=1000)])
+    note = TextAreaField(_l("Note (optional)"), validators=[Length(max=1000)], filters=[lambda v: v or ""])
 
     def validate_phone(self, field):
         if not MOBILE.match(field.data or ""):
@@ -130,12 +133,18 @@ def evidence_step(form):
 
 
 def store_pictures(form):
-    """Merge the uploaded pictures into one JPEG; a field error when unusable."""
+    """Check and merge the uploaded pictures into one stored JPEG; a field error when unusable.
+
+    The checks (services.idimages.prepare) run before anything is written.
+    """
     try:
-        return idimages.store(form.front.data.read(), form.back.data.read() if form.back.data else None)
+        picture = idimages.prepare(form.front.data.read(), form.back.data.read() if form.back.data else None)
     except photos.PhotoError as exc:
         form.front.errors = list(form.front.errors) + [exc.message]
         return None
+    key = idimages.new_key()
+    idimages.write(key, picture)
+    return key
 
 
 def province_choices():
@@ -196,7 +205,7 @@ class RealNameForm(Form):
     )
     birth_date = BirthDateField(
         _l("Birth date"),
-        validators=[InputRequired(_l("Please enter your birth date like 1985-02-03."))],
+        validators=[InputRequired(_l("Please enter your birth date like 1985-02-03.")), in_date_range],
         description=_l("Format YYYY-MM-DD, for example 1985-02-03."),
         render_kw={"inputmode": "numeric", "maxlength": 10, "type": "text", "autocomplete": "bday"},
     )
@@ -305,7 +314,20 @@ class ProfileForm(Form):
                            filters=[lambda v: (v or "").strip() or None])
 
 
+def per_user():
+    """Rate-limit key of the ID-picture forms: the account, not the (shared campus) address."""
+    return f"user:{current_user.id}" if current_user.is_authenticated else get_remote_address()
+
+
+# Each upload decodes up to two phone photos: a few a minute are plenty for a
+# person, and the daily cap stops a script from keeping the server busy.
+id_picture_limit = limiter.limit(
+    lambda: current_app.config["RATELIMIT_ID_PICTURES"], key_func=per_user, methods=["POST"]
+)
+
+
 @bp.route("/id-change", methods=["GET", "POST"])
+@id_picture_limit
 @student_view
 def id_change():
     """Wrong ID number at real-name registration: ask staff to change it."""
@@ -335,6 +357,7 @@ def id_change():
 
 
 @bp.route("/dispute", methods=["GET", "POST"])
+@id_picture_limit
 @student_view
 def dispute():
     """Someone else registered my ID number: file a dispute with ID pictures."""

@@ -14,6 +14,7 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from blueprints.access import may_see_photo, student_view
 from blueprints.core import locale_code
+from blueprints.params import to_date
 from blueprints.web import Form, client_ip, redirect_to, render
 from models import Photo, StaleRecord, db
 from prepared import Param, Prepared
@@ -104,7 +105,9 @@ def index():
     # hour keeps clients that send only If-Modified-Since as fresh as the ETag.
     hour = datetime.datetime.fromtimestamp(time.time() // 3600 * 3600, datetime.UTC).replace(tzinfo=None)
     response.last_modified = max(record.changed_at, hour)
-    response.headers["Cache-Control"] = "private, no-cache"
+    # Personal data: never stored by the browser either (issue 11), so a
+    # browser will seldom revalidate; the 304 path serves explicit revalidations.
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -175,7 +178,7 @@ def photo(photo_id, variant):
 
 
 class CorrectionForm(Form):
-    note = TextAreaField(_l("Note (optional)"), validators=[Length(max=1000)])
+    note = TextAreaField(_l("Note (optional)"), validators=[Length(max=1000)], filters=[lambda v: v or ""])
 
 
 FIELD_LABELS = dict(
@@ -236,10 +239,10 @@ def check_value(field, value, record):
         except idcard.IdNumberError as exc:
             raise ValidationError(exc.message) from None
     if field in reqs.DATE_FIELDS:
-        try:
-            return datetime.date.fromisoformat(value).isoformat()
-        except ValueError:
-            raise ValidationError(_l("Please enter a date like 1985-02-03.")) from None
+        day = to_date(value)
+        if day is None:
+            raise ValidationError(_l("Please enter a date like 1985-02-03, between 1900 and 2100."))
+        return day.isoformat()
     if field == "gender":
         mapped = {"男": "M", "女": "F", "m": "M", "f": "F", "male": "M", "female": "F"}.get(value.lower(), value)
         if mapped not in ("M", "F"):
