@@ -216,14 +216,19 @@ def sweep_jobs(starting=False):
 
 
 def purge_if_due(now=None):
-    """The daily ID-picture purge: runs when the last run is a day old (or never ran)."""
-    from services import idimages, pending_uploads
+    """The daily purge: runs when the last run is a day old (or never ran).
+
+    ID pictures past their retention, kept uploads nobody claimed, picture
+    files no request points to, and expired login sessions.
+    """
+    from services import idimages, pending_uploads, sessions
 
     now = now or datetime.datetime.now(datetime.UTC)
     last = huey.get(PURGE_KEY, peek=True)
     if last is not None and now - last < PURGE_EVERY:
         return None
-    count = idimages.purge() + pending_uploads.purge()
+    count = idimages.purge() + pending_uploads.purge() + idimages.sweep_orphans()
+    sessions.purge()
     huey.put(PURGE_KEY, now)
     if count:
         log.info("ID pictures purged: %d", count)

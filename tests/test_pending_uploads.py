@@ -12,7 +12,7 @@ from services import idimages, pending_uploads
 from tests import imagegen
 from tests.factories import login, make_record, make_user, with_realname
 
-PICTURE = imagegen.jpeg(400, 300, (200, 200, 200))
+PICTURE = imagegen.jpeg(900, 600, (200, 200, 200))  # ID pictures need 600 px on the short side
 
 
 def english(client):

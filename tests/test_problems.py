@@ -103,9 +103,9 @@ def test_id_change_request_merges_pictures_under_1mb(app, en, db):
         (imagegen.truncated_jpeg(900, 700), {}, "incomplete"),
         (imagegen.bomb_png(), {}, "too many pixels"),
         (imagegen.gif(40, 40), {}, "JPEG"),
-        (imagegen.jpeg(400, 300, (200, 200, 200)), {"phone": "12345"}, "11-digit"),
-        (imagegen.jpeg(400, 300, (200, 200, 200)), {"id_number": "110101200001011234"}, "check digit"),
-        (imagegen.jpeg(400, 300, (200, 200, 200)), {"reply_email": "nope"}, "valid e-mail"),
+        (imagegen.jpeg(900, 600, (200, 200, 200)), {"phone": "12345"}, "11-digit"),
+        (imagegen.jpeg(900, 600, (200, 200, 200)), {"id_number": "110101200001011234"}, "check digit"),
+        (imagegen.jpeg(900, 600, (200, 200, 200)), {"reply_email": "nope"}, "valid e-mail"),
     ],
 )
 def test_id_change_bad_input(app, en, db, front, fields, message):
