@@ -76,6 +76,10 @@ DEFAULTS = {
     # nginx-internal location prefixes (deploy/nginx-site.conf): when set, the
     # views check access and answer X-Accel-Redirect; nginx sends the bytes.
     "PHOTO_ACCEL_REDIRECT": "",
+    # Daily backup by the task consumer into this folder (empty: off),
+    # keeping the newest BACKUP_KEEP archives.
+    "BACKUP_DIR": "",
+    "BACKUP_KEEP": 14,
     "ID_IMAGE_ACCEL_REDIRECT": "",
     "ID_IMAGE_RETENTION_DAYS": 30,
     "IMPORT_DIR": "",  # empty: instance/imports (uploads waiting for the worker)

@@ -36,6 +36,8 @@ HALF_TICK = 30  # seconds: the outbox is drained twice a minute
 PURGE_EVERY = datetime.timedelta(days=1)
 HEARTBEAT_KEY = "consumer-last-seen"
 PURGE_KEY = "id-image-purge-last-run"
+BACKUP_KEY = "backup-last-run"
+BACKUP_EVERY = datetime.timedelta(days=1)
 
 log = logging.getLogger("gradproof.tasks")
 
@@ -194,6 +196,7 @@ def tick():
     record_heartbeat()
     sweep_jobs()
     purge_if_due()
+    backup_if_due()
     half_tick.schedule(delay=HALF_TICK)
     return deliver_mail.call_local()
 
@@ -233,6 +236,33 @@ def purge_if_due(now=None):
     if count:
         log.info("ID pictures purged: %d", count)
     return count
+
+
+def backup_if_due(now=None):
+    """The daily backup, when BACKUP_DIR is set: queued when the last one is a
+    day old (or never ran). Returns True when one was queued."""
+    if not current_app.config.get("BACKUP_DIR"):
+        return None
+    now = now or datetime.datetime.now(datetime.UTC)
+    last = huey.get(BACKUP_KEY, peek=True)
+    if last is not None and now - last < BACKUP_EVERY:
+        return None
+    huey.put(BACKUP_KEY, now)
+    run_backup()
+    return True
+
+
+@huey.task(priority=1)
+@in_app
+def run_backup():
+    """One archive into BACKUP_DIR, keeping the newest BACKUP_KEEP."""
+    from services import backup
+
+    path, removed = backup.scheduled(
+        current_app.config["BACKUP_DIR"], current_app.config.get("BACKUP_KEEP", 14)
+    )
+    log.info("daily backup written: %s (%d old one(s) removed)", path, len(removed))
+    return path
 
 
 # --- consumer liveness --------------------------------------------------------

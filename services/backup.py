@@ -42,6 +42,7 @@ MANIFEST = "manifest.json"
 SQLITE_NAME = "database/gradproof.sqlite3"
 PG_NAME = "database/gradproof.pgdump"
 CONFIG_NAME = "config/config.py"
+ARCHIVE_PREFIX = "gradproof-backup-"
 SKIP_TABLES = {"schema_migration"}
 
 
@@ -150,7 +151,7 @@ def create(dest):
     file in). Returns (path, manifest)."""
     now = models.utcnow()
     if os.path.isdir(dest):
-        dest = os.path.join(dest, f"gradproof-backup-{now:%Y%m%d-%H%M%S}.tar.gz")
+        dest = os.path.join(dest, f"{ARCHIVE_PREFIX}{now:%Y%m%d-%H%M%S}.tar.gz")
     os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gradproof-backup-") as workdir:
         snapshot = _snapshot_postgres if database_kind() == "postgresql" else _snapshot_sqlite
@@ -180,6 +181,23 @@ def create(dest):
             _add(tar, MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
         os.replace(partial, dest)
     return dest, manifest
+
+
+def scheduled(folder, keep):
+    """The daily backup: a dated archive in `folder`, then only the newest
+    `keep` archives kept. Returns (path, removed paths)."""
+    os.makedirs(folder, exist_ok=True)
+    path, _manifest = create(folder)
+    # Dated names sort by age; the archive just written is always kept.
+    older = sorted(
+        f
+        for f in os.listdir(folder)
+        if f.startswith(ARCHIVE_PREFIX) and f.endswith(".tar.gz") and f != os.path.basename(path)
+    )
+    removed = [os.path.join(folder, f) for f in older[: max(len(older) - max(keep - 1, 0), 0)]]
+    for old in removed:
+        os.remove(old)
+    return path, removed
 
 
 def _add(tar, name, data):

@@ -249,3 +249,27 @@ def test_a_tampered_file_is_named(source, tmp_path, new_install):
     result = invoke(target, "restore", str(tampered))
     assert result.exit_code != 0 and "checksum mismatch" in result.output and changed[0] in result.output
     assert install_files(target) == {"photos": {}, "id-images": {}}
+
+
+def test_daily_backup_task_keeps_the_newest_archives(app_factory, tmp_path):
+    import tasks
+
+    folder = tmp_path / "backups"
+    app = app_factory(BACKUP_DIR=str(folder), BACKUP_KEEP=2)
+    folder.mkdir()
+    for day in ("20250101", "20250102", "20250103"):
+        (folder / f"gradproof-backup-{day}-020000.tar.gz").write_bytes(b"old")
+    tasks.huey.get(tasks.BACKUP_KEY)  # the in-memory queue outlives tests: never ran
+    with app.app_context():
+        assert tasks.backup_if_due() is True
+        # Within a day: not again.
+        assert tasks.backup_if_due() is None
+    kept = sorted(p.name for p in folder.iterdir())
+    assert len(kept) == 2 and kept[0] == "gradproof-backup-20250103-020000.tar.gz"
+    new = folder / kept[1]
+    assert invoke(app, "restore", "--force", str(new)).exit_code == 0  # a real, complete archive
+    tasks.huey.get(tasks.BACKUP_KEY)
+
+    off = app_factory()
+    with off.app_context():
+        assert tasks.backup_if_due() is None  # no BACKUP_DIR: off
