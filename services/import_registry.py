@@ -86,19 +86,37 @@ LOST_DIGITS = N_(
 )
 MISMATCH = N_("The value in column “%(column)s” does not match the ID number.")
 DATES_ORDER = N_("The enrolment date must be before the expected graduation date.")
-DUPLICATE_NO = N_("Student number %(student_no)s appears more than once in this file (lines %(lines)s).")
-DUPLICATE_ID = N_("The same ID number appears for different student numbers in this file (lines %(lines)s).")
+# A duplicate's reason names its group; the group's lines are listed once,
+# under "Duplicates" (report["duplicates"]), so the report grows with the
+# rows, not with the square of a group's size.
+DUPLICATE_NO = N_(
+    "Student number %(student_no)s appears %(count)d times in this file (duplicate group %(group)d)."
+)
+DUPLICATE_ID = N_(
+    "The same ID number appears under %(count)d different lines with other student numbers "
+    "in this file (duplicate group %(group)d)."
+)
+TOO_MANY_ROWS = N_(
+    "The file has more than %(max)d data rows. Split it into several files (for example one per college) "
+    "and import them one after the other."
+)
+MAX_ROWS = 200_000
 ID_TAKEN = N_("This ID number already belongs to the record with student number %(student_no)s.")
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
-    """One data row: its Excel line, parsed values and problems."""
+    """One data row: its Excel line, parsed values and problems.
+
+    ``raw`` (the cells as read) is dropped once the row is checked; only
+    the 学号 and name as written stay, for the report.
+    """
 
     line: int
-    raw: dict
+    raw: dict | None
     values: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
+    shown: tuple = ("", "")
 
     @property
     def id_key(self):
@@ -116,7 +134,9 @@ def read_rows(data, filename=""):
         raise ImportFileError(N_("Old Excel .xls files cannot be read. Save the sheet as .xlsx or as CSV."))
     if data.startswith(b"PK") or filename.lower().endswith(".xlsx"):
         return _xlsx_rows(data)
-    return csv_rows(decode_text(data))
+    return csv_rows(
+        decode_text(data), limit=MAX_ROWS + 11, too_many=ImportFileError(TOO_MANY_ROWS, max=MAX_ROWS)
+    )
 
 
 def _xlsx_rows(data):
@@ -130,10 +150,16 @@ def _xlsx_rows(data):
         rows = []
         for sheet in sheets:
             sheet.reset_dimensions()  # some writers record wrong dimensions
-            rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+            rows = []
+            for row in sheet.iter_rows(values_only=True):
+                rows.append(row)
+                if len(rows) > MAX_ROWS + 11:  # header search rows + the cap
+                    raise ImportFileError(TOO_MANY_ROWS, max=MAX_ROWS)
             if any(ALIASES.get(header_key(c)) for row in rows[:10] for c in row):
                 return rows
         return rows
+    except ImportFileError:
+        raise
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError):
         raise ImportFileError(N_("This XLSX file is damaged or is not an Excel workbook.")) from None
     finally:
@@ -179,16 +205,30 @@ def parse_rows(rows, today=None, progress=None):
     ]
     if not body:
         raise ImportFileError(N_("The file has a header line but no data rows."))
+    if len(body) > MAX_ROWS:
+        raise ImportFileError(TOO_MANY_ROWS, max=MAX_ROWS)
+    del rows[:]  # the cells are in `body` now; let the rest go
     parsed = []
+    # Equal values of different rows share one object: a file repeating a
+    # row 100,000 times then costs little more than its line numbers.
+    same = {}
     for done, (line, cells) in enumerate(body, 1):
         raw = {key: cells[index] if index < len(cells) else None for key, index in columns.items()}
         row = Row(line, raw)
         _check(row, headers, today or datetime.date.today())
+        values = row.values
+        for key, value in values.items():
+            if value is not None:
+                values[key] = same.setdefault(value, value)
+        shown = (_text(raw.get("student_no"))[:32], _text(raw.get("name"))[:64])
+        row.shown = same.setdefault(shown, shown)
+        row.raw = None
+        body[done - 1] = None
         parsed.append(row)
         if progress and (done % CHUNK == 0 or done == len(body)):
             progress(done, len(body))
-    _check_duplicates(parsed)
-    return parsed, set(columns)
+    duplicates = _check_duplicates(parsed)
+    return parsed, set(columns), duplicates
 
 
 def _check(row, headers, today):
@@ -256,25 +296,49 @@ def _check_id(row, headers, today):
         row.errors.append(reason(MISMATCH, column=headers[exc.field]))
 
 
-def _lines(rows):
-    return ", ".join(str(r.line) for r in rows)
+def line_ranges(lines):
+    """Sorted line numbers as short text: [2, 3, 4, 9] → "2–4, 9"."""
+    parts, start, prev = [], None, None
+    for line in lines:
+        if start is None:
+            start = prev = line
+        elif line == prev + 1:
+            prev = line
+        else:
+            parts.append(str(start) if start == prev else f"{start}–{prev}")
+            start = prev = line
+    if start is not None:
+        parts.append(str(start) if start == prev else f"{start}–{prev}")
+    return ", ".join(parts)
 
 
 def _check_duplicates(rows):
+    """Mark rows sharing a 学号, or an ID number under several 学号; returns the groups.
+
+    Each group is reported once with its lines; its rows name the group.
+    """
     by_no, by_id = {}, {}
     for row in rows:
         if row.values.get("student_no"):
             by_no.setdefault(row.values["student_no"], []).append(row)
         if row.values.get("id_number"):
             by_id.setdefault(row.id_key, []).append(row)
+    groups = []
     for student_no, group in by_no.items():
         if len(group) > 1:
+            groups.append({"group": len(groups) + 1, "field": "student_no", "value": student_no,
+                           "count": len(group), "lines": line_ranges(r.line for r in group)})  # fmt: skip
+            why = reason(DUPLICATE_NO, student_no=student_no, count=len(group), group=len(groups))
             for row in group:
-                row.errors.append(reason(DUPLICATE_NO, student_no=student_no, lines=_lines(group)))
-    for group in by_id.values():
+                row.errors.append(why)  # one shared dict: the report stores it per row, small
+    for (_id_type, number), group in by_id.items():
         if len({row.values.get("student_no") for row in group}) > 1:
+            groups.append({"group": len(groups) + 1, "field": "id_number", "value": idcard.mask(number),
+                           "count": len(group), "lines": line_ranges(r.line for r in group)})  # fmt: skip
+            why = reason(DUPLICATE_ID, count=len(group), group=len(groups))
             for row in group:
-                row.errors.append(reason(DUPLICATE_ID, lines=_lines(group)))
+                row.errors.append(why)
+    return groups
 
 
 def _chunks(items, size=500):
@@ -444,7 +508,8 @@ def import_registry(data, filename="", *, dry_run=False, actor=None, progress=No
     birth dates and starts the deadlines of new cohorts.
     """
     today = today or datetime.datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
-    rows, columns = parse_rows(read_rows(data, filename), today=today, progress=progress)
+    rows, columns, duplicates = parse_rows(read_rows(data, filename), today=today, progress=progress)
+    del data
     report = {
         "kind": "students",
         "filename": filename,
@@ -456,6 +521,7 @@ def import_registry(data, filename="", *, dry_run=False, actor=None, progress=No
         "updated": [],
         "colleges_created": [],
         "cohorts_created": [],
+        "duplicates": duplicates,
     }
     report["counts"]["rows"] = len(rows)
     try:
@@ -475,8 +541,7 @@ def import_registry(data, filename="", *, dry_run=False, actor=None, progress=No
     except _DryRun:
         pass
     report["rejected"] = [
-        {"line": row.line, "student_no": _text(row.raw.get("student_no"))[:32],
-         "name": _text(row.raw.get("name"))[:64], "reasons": row.errors}
+        {"line": row.line, "student_no": row.shown[0], "name": row.shown[1], "reasons": row.errors}
         for row in rows if row.errors
     ]  # fmt: skip
     return report

@@ -113,12 +113,20 @@ def decode_text(data):
     )
 
 
-def csv_rows(text):
-    """Rows of a CSV text as lists of str; the delimiter is guessed from the first line."""
+def csv_rows(text, limit=None, too_many=None):
+    """Rows of a CSV text as lists of str; the delimiter is guessed from the first line.
+
+    With ``limit``, more rows than that raise ``too_many`` (an ImportFileError).
+    """
     first = text.split("\n", 1)[0]
     delimiter = max(_DELIMITERS, key=first.count)
     try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        rows = []
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            rows.append(row)
+            if limit is not None and len(rows) > limit:
+                raise too_many
+        return rows
     except csv.Error as exc:
         raise ImportFileError(N_("The CSV file is malformed: %(problem)s"), problem=str(exc)) from None
 
@@ -402,6 +410,8 @@ def report_lines(report):
         lines.append(f"new college: {name}")
     for name in report.get("cohorts_created", []):
         lines.append(f"new cohort (set its deadlines): {name}")
+    for dup in report.get("duplicates", []):
+        lines.append(f"duplicate group {dup['group']}: {dup['field']} {dup['value']} on {dup['count']} lines: {dup['lines']}")
     for row in report.get("rejected", []):
         where = f"line {row['line']}" if "line" in row else row["file"]
         text = " ".join(describe(item) for item in row.get("reasons") or [row["reason"]])

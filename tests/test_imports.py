@@ -211,7 +211,10 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(ctx):
     assert msgids[6] == [import_registry.DATES_ORDER]
     assert msgids[7] == [import_registry.MISSING] and reasons[7][0]["args"]["column"] == "专业"
     assert msgids[8] == msgids[9] == [import_registry.DUPLICATE_NO]
-    assert reasons[8][0]["args"]["lines"] == "8, 9"
+    assert reasons[8][0]["args"]["count"] == 2
+    assert report["duplicates"][0] == {
+        "group": 1, "field": "student_no", "value": rows[7]["student_no"], "count": 2, "lines": "8–9"
+    }  # fmt: skip
     assert msgids[10] == msgids[11] == [import_registry.DUPLICATE_ID]
     assert msgids[12] == [import_registry.ID_TAKEN] and reasons[12][0]["args"]["student_no"] == "2023000900"
     assert msgids[13] == [import_registry.BAD_ID_TYPE]
