@@ -76,7 +76,7 @@ lint: $(VENV)/.installed-dev
 
 # Refresh the catalogs after changing user-facing strings.
 translations: $(VENV)/.installed-dev
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output --ignore-dirs='.* _* tests bench instance' .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o translations/messages.pot --no-location --sort-output --ignore-dirs='.* _* tests bench instance' .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 
 send-mail: $(VENV)/.installed

@@ -9,10 +9,10 @@ admins see all.
 
 import functools
 
-from flask import abort, current_app
+from flask import abort, current_app, request
 from flask_login import current_user
 
-from models import PhotoHistory, Record
+from models import AuditEvent, PhotoHistory, Record, db
 from prepared import Param, Prepared
 
 # Asked for every photo a page shows.
@@ -89,3 +89,16 @@ def may_see_request(found):
     if current_user.role == "staff":
         return found.college_id is not None and found.college_id == current_user.college_id
     return found.user_id == current_user.id
+
+
+# Reads of the most sensitive data, filterable in the audit log by action.
+READ_ID_NUMBER, READ_ID_PICTURE = "read.id_number", "read.id_picture"
+
+
+def audit_read(action, target):
+    """Record that staff (or an admin) saw a full ID number or an ID-card picture."""
+    if current_user.is_authenticated and current_user.role in ("staff", "admin"):
+        with db.atomic():
+            AuditEvent.log(
+                action, actor=current_user._get_current_object(), target=target, ip=request.remote_addr or ""
+            )

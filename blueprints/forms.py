@@ -1,6 +1,7 @@
 """Account forms shared by the auth and account blueprints."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
@@ -113,7 +114,7 @@ class ChangePasswordForm(ResetForm):
 
 class ForgotUsernameForm(Form):
     real_name = StringField(
-        _l("Name"),
+        lazy_pgettext("person", "Name"),
         validators=[DataRequired(REQUIRED), Length(max=64, message=_l("At most %(max)d characters."))],
     )
     id_type = SelectField(_l("ID type"), choices=choices(idcard.ID_TYPES))

@@ -26,6 +26,8 @@ LANCZOS = Image.Resampling.LANCZOS
 MASTER_SIZE = (480, 640)
 DISPLAY_SIZE = (240, 320)
 THUMB_SIZE = (60, 80)
+# The staff records table: one line per row (480/12 × 640/12, rounded down).
+MINI_SIZE = (40, 53)
 MIN_PORTRAIT = (120, 160)
 # Crop 40 % of the excess from the top and 60 % from the bottom: heads sit high.
 CENTERING = (0.5, 0.4)
@@ -36,6 +38,7 @@ WEBP_MAX = 12_000
 JPEG_MAX = 32_000
 WEBP2X_MAX = 20_000
 THUMB_MAX = 2_500
+MINI_MAX = 1_500
 
 # The national site checks 20–40 KB; meet it under both readings of "KB".
 NATIONAL_MIN = 20 * 1024
@@ -64,7 +67,9 @@ COMPLIANCE_REASONS = {
     "dimensions": _l("The photo must be 480 × 640 pixels (width × height, 3:4)."),
     "file_size": _l("For the national registration, the photo must be a JPEG file of 20–40 KB."),
     "background": _l("The background must be light blue, white or light grey."),
-    "background_uneven": _l("The background must be one even colour: the two top corners of the photo differ."),
+    "background_uneven": _l(
+        "The background must be one even colour: the two top corners of the photo differ."
+    ),
 }
 
 
@@ -79,6 +84,7 @@ class PortraitSet:
     webp2x: bytes  # 480×640, ≤ WEBP2X_MAX
     thumb: bytes  # WebP 60×80, ≤ THUMB_MAX
     national: bytes = b""  # the national-registration JPEG (see national_jpeg)
+    mini: bytes = b""  # WebP 40×53 for the staff records table, ≤ MINI_MAX
 
 
 def _encode(img, fmt, quality, **params):
@@ -123,7 +129,9 @@ def _best_under(img, fmt, budget, qualities, **params):
         return None
     while hi - lo > 1:
         low_size, high_size = len(sizes[lo]), len(sizes[hi])
-        guess = lo + (math.log(budget) - math.log(low_size)) / (math.log(high_size) - math.log(low_size)) * (hi - lo)
+        guess = lo + (math.log(budget) - math.log(low_size)) / (math.log(high_size) - math.log(low_size)) * (
+            hi - lo
+        )
         margin = (hi - lo) // 4
         q = min(max(round(guess), lo + max(1, margin)), hi - max(1, margin))
         if len(encoded(q)) <= budget:
@@ -184,7 +192,17 @@ def make_portrait_set(data: bytes, centering=CENTERING) -> PortraitSet:
         # Made once here (compliance needs its size anyway) so the national
         # hand-off ZIP only copies files.
         national=_national_from(master),
+        mini=_mini_from(master),
     )
+
+
+def _mini_from(master):
+    return _fit_budget(master.resize(MINI_SIZE, LANCZOS, reducing_gap=3.0), "WEBP", MINI_MAX, (30, 70))
+
+
+def mini_webp(master: bytes) -> bytes:
+    """The 40×53 table thumbnail of a stored master (for photos stored before it existed)."""
+    return _mini_from(decode(master))
 
 
 def _id_draft(width, height):

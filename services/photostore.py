@@ -20,7 +20,10 @@ VARIANTS = {
     "webp2x": ("webp", "image/webp"),
     "thumb": ("webp", "image/webp"),
     "national": ("jpg", "image/jpeg"),
+    "mini": ("webp", "image/webp"),
 }
+# Variants added after photos were stored: made from the master on first use.
+DERIVED = {"mini": "mini_webp"}
 
 
 def root():
@@ -41,6 +44,8 @@ def accel_path(key, variant):
     prefix = current_app.config.get("PHOTO_ACCEL_REDIRECT")
     if not prefix:
         return None
+    if variant in DERIVED and not os.path.exists(path(key, variant)):
+        read(key, variant)  # make it now, so nginx finds the file
     return prefix.rstrip("/") + "/" + os.path.relpath(path(key, variant), root()).replace(os.sep, "/")
 
 
@@ -62,9 +67,22 @@ def save(portrait_set):
 
 
 def read(key, variant):
-    """The bytes of one variant."""
-    with open(path(key, variant), "rb") as fh:
-        return fh.read()
+    """The bytes of one variant (a missing derived variant is made and kept)."""
+    try:
+        with open(path(key, variant), "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        if variant not in DERIVED:
+            raise
+    from services import photos
+
+    data = getattr(photos, DERIVED[variant])(read(key, "master"))
+    target = path(key, variant)
+    tmp = f"{target}.{secrets.token_hex(4)}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, target)
+    return data
 
 
 def delete(key):

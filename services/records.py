@@ -10,6 +10,7 @@ import hashlib
 import json
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from peewee import ForeignKeyField
 
 from models import Confirmation, Record, utcnow
@@ -20,7 +21,7 @@ GENDERS = {"M": _l("Male"), "F": _l("Female")}
 
 # (field, label) in the order of DESIGN.md step 5; labels follow the notice.
 SHOWN = [
-    ("name", _l("Name")),
+    ("name", lazy_pgettext("person", "Name")),
     ("gender", _l("Gender")),
     ("id_type", _l("ID type")),
     ("id_number", _l("ID number")),

@@ -12,6 +12,7 @@ import zoneinfo
 from flask import Blueprint, abort, flash
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from peewee import JOIN, fn
 from wtforms import StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
@@ -77,7 +78,7 @@ def time_zones():
 
 class CohortForm(Form):
     name = StringField(
-        _l("Name"),
+        lazy_pgettext("cohort", "Name"),
         validators=[DataRequired(REQUIRED), Length(max=32, message=TOO_LONG)],
         filters=[stripped],
         description=_l("e.g. 2027届"),

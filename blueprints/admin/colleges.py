@@ -4,6 +4,7 @@ numbers of records and staff; edited in place like cohorts."""
 from flask import Blueprint, abort, flash
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from peewee import fn
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -25,7 +26,7 @@ class CollegeForm(Form):
         description=_l("A short code. A registry file may name the college by this code or by its name."),
     )
     name = StringField(
-        _l("Name"), validators=[DataRequired(REQUIRED), Length(max=100, message=TOO_LONG)], filters=[stripped]
+        lazy_pgettext("college", "Name"), validators=[DataRequired(REQUIRED), Length(max=100, message=TOO_LONG)], filters=[stripped]
     )
     office_contact = TextAreaField(
         _l("Office contact"),

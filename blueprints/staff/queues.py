@@ -10,12 +10,13 @@ this module only parses, scopes and renders.
 from flask import Blueprint, abort, flash, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from peewee import JOIN, IntegrityError, fn
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
 
-from blueprints.access import college_scope, staff_view
+from blueprints.access import READ_ID_NUMBER, audit_read, college_scope, staff_view
 from blueprints.params import page_arg, to_id
 from blueprints.web import Form, client_ip, external_url, is_htmx, redirect_to, render
 from models import College, CorrectionItem, IllegalTransition, Photo, Record, Request, StaleRecord, User
@@ -27,7 +28,7 @@ bp = Blueprint("queues", __name__, url_prefix="/queues")
 PER_PAGE = 50
 FILTERS = ("open", "accepted", "rejected", "withdrawn", "all")
 FILTER_LABELS = {
-    "open": _l("Open"),
+    "open": lazy_pgettext("request status", "Open"),
     "accepted": _l("Accepted"),
     "rejected": _l("Rejected"),
     "withdrawn": _l("Withdrawn"),
@@ -35,6 +36,7 @@ FILTER_LABELS = {
 }
 MAX_CANDIDATES = 6
 DECIDED = {"accept": _l("Accepted."), "reject": _l("Rejected.")}
+
 
 class DecideForm(Form):
     """Accept or reject: the two mini forms of an open item post here."""
@@ -174,6 +176,7 @@ def show(found, messages=(), status=200, ok=False, fragment="queues/_item.html")
 def detail(found):
     """What the detail shows: the request, the record (full ID number), the evidence."""
     record = Record.get_or_none(Record.id == found.record_id) if found.record_id else None
+    audit_read(READ_ID_NUMBER, record or found)
     ctx = dict(
         r=found,
         record=record,
@@ -225,13 +228,17 @@ def candidate_query(record, found):
             names.add(fix.new_value)
     attached = Record.select(Record.photo).where(Record.photo.is_null(False))
     # Staff see only the unmatched photos that point to their college.
-    return college_scope(
-        Photo.select(),
-        Photo.college,
-    ).where(
-        Photo.id.not_in(attached)
-        & (Photo.src_id_number.in_(sorted(numbers - {""})) | Photo.src_name.in_(sorted(names - {""})))
-    ).order_by(Photo.created_at.desc(), Photo.id.desc())
+    return (
+        college_scope(
+            Photo.select(),
+            Photo.college,
+        )
+        .where(
+            Photo.id.not_in(attached)
+            & (Photo.src_id_number.in_(sorted(numbers - {""})) | Photo.src_name.in_(sorted(names - {""})))
+        )
+        .order_by(Photo.created_at.desc(), Photo.id.desc())
+    )
 
 
 def chosen_photo(found, raw):

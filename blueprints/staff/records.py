@@ -19,7 +19,7 @@ from jinja2_fragments.flask import render_block
 from markupsafe import escape
 from peewee import JOIN
 
-from blueprints.access import college_scope, staff_view
+from blueprints.access import READ_ID_NUMBER, audit_read, college_scope, staff_view
 from blueprints.forms import ButtonForm
 from blueprints.params import MAX_PAGE, to_id
 from blueprints.web import client_ip, external_url, is_htmx, render, safe_next
@@ -40,12 +40,13 @@ from models import (
     db,
 )
 from services import idcard, matching, photos, records, staff_actions
-from services.dashboard import STATUS_LABELS
+from services.dashboard import DONE, STATUS_LABELS
 
 bp = Blueprint("records", __name__, url_prefix="/records")
 
-PAGE_SIZE = 50
-ID_TAIL = re.compile(r"[0-9X]{1,6}")
+PAGE_SIZE = 100
+ID_TAIL = re.compile(r"[0-9]{3,5}[0-9X]")
+DIGITS = re.compile(r"[0-9]+")
 # By name means by name_key: the same order for Chinese names, and indexed.
 SORTS = {
     "name": Record.name_key,
@@ -109,17 +110,25 @@ def scoped(query):
     return college_scope(query, Record.college)
 
 
+def search(q):
+    """What the search box matches: a 学号 prefix (digits), the last 4–6
+    characters of an ID number, or any part of a name."""
+    text = q.strip().upper()
+    if DIGITS.fullmatch(text):
+        match = Record.student_no.startswith(text)
+        if ID_TAIL.fullmatch(text):
+            match = match | Record.id_number.endswith(text)
+        return match
+    if ID_TAIL.fullmatch(text):  # ends in X: only an ID number can
+        return Record.id_number.endswith(text)
+    return Record.name_key.contains(matching.name_key(q))
+
+
 def apply(query, f):
     """Restrict a Record query (joined LEFT OUTER to Photo) to the filters; scope included."""
     query = scoped(query)
     if f.q:
-        tail = f.q.upper()
-        if ID_TAIL.fullmatch(tail):
-            query = query.where(Record.id_number.endswith(tail))
-        else:
-            query = query.where(
-                Record.name_key.contains(matching.name_key(f.q)) | Record.student_no.contains(f.q)
-            )
+        query = query.where(search(f.q))
     if f.status:
         query = query.where(Record.status == f.status)
     if f.college:
@@ -180,6 +189,7 @@ def row_globals():
         "staff_targets": STAFF_TARGETS,
         "compliance_text": compliance_text,
         "show_college": current_user.is_authenticated and current_user.role == "admin",
+        "confirmed_statuses": DONE,
     }
 
 
@@ -276,6 +286,7 @@ def row_response(record, next_url, status=200, message=None, conflict=False, exp
     }
     if ctx["expanded"]:
         ctx.update(history(record), fields=detail_fields(record))
+        audit_read(READ_ID_NUMBER, record)
     if is_htmx():
         return render("staff/record.html", block="rows", status=status, **ctx)
     return render("staff/record.html", status=status, **ctx)
@@ -311,6 +322,11 @@ def status_problem(exc, record, target):
     )
 
 
+def voids_confirmation(record, target):
+    """Whether this change ends the record's confirmation (student or offline)."""
+    return record.status in DONE and target not in DONE
+
+
 @bp.post("/<int:record_id>/status")
 @staff_view
 def set_status(record_id):
@@ -322,6 +338,20 @@ def set_status(record_id):
     target = request.form.get("to", "")
     version = request.form.get("version", "")
     expected = to_id(version) or -1
+    if target == record.status and expected == record.version:
+        if not is_htmx():
+            return redirect(next_url, code=303)
+        return row_response(record, next_url)
+    if voids_confirmation(record, target) and not is_htmx() and request.form.get("confirmed") != "1":
+        # Without JavaScript (no hx-confirm) the same question is a page.
+        return render(
+            "staff/confirm_status.html",
+            r=record,
+            target=target,
+            reason=request.form.get("reason", ""),
+            version=version,
+            next_url=next_url,
+        )
     actor = current_user._get_current_object()
     try:
         with db.atomic():
@@ -361,7 +391,6 @@ STATUS_SKIPS = {
     "stale": _l("changed meanwhile"),
     "not_found": _l("not found"),
 }
-
 
 
 def per_staff_member():

@@ -8,6 +8,7 @@ import re
 from flask import Blueprint, abort, current_app, flash, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
@@ -177,7 +178,7 @@ class BirthDateField(DateField):
 
 class RealNameForm(Form):
     real_name = StringField(
-        _l("Name"),
+        lazy_pgettext("person", "Name"),
         validators=[DataRequired(REQUIRED), Length(max=64, message=_l("At most %(max)d characters."))],
         description=_l(
             "Your real name, exactly as in your college's registry; otherwise your record cannot be found."
@@ -308,7 +309,7 @@ def profile():
 
 
 class ProfileForm(Form):
-    real_name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=64)],
+    real_name = StringField(lazy_pgettext("person", "Name"), validators=[DataRequired(REQUIRED), Length(max=64)],
                             filters=[lambda v: (v or "").strip()])
     nickname = StringField(_l("Nickname"), validators=[Optional(), Length(max=50)],
                            filters=[lambda v: (v or "").strip() or None])

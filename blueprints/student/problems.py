@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, make_response
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from blueprints.access import may_see_request, student_view
+from blueprints.access import READ_ID_PICTURE, audit_read, may_see_request, student_view
 from blueprints.forms import ButtonForm
 from blueprints.web import client_ip, redirect_to, render
 from models import Request
@@ -47,6 +47,7 @@ def image(request_id):
     found = Request.get_or_none(Request.id == request_id)
     if found is None or not found.image_key or found.image_purged_at or not may_see_request(found):
         abort(404)
+    audit_read(READ_ID_PICTURE, found)
     accel = idimages.accel_path(found.image_key)
     if accel:  # nginx sends the file after this check (deploy/nginx-site.conf)
         response = make_response("")

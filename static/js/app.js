@@ -102,3 +102,19 @@
   if (doc.readyState === "loading") { doc.addEventListener("DOMContentLoaded", ready); } else { ready(); }
   window.GradProof = { focusPage: focusPage, init: init };
 })();
+
+/* Staff tables: a form marked data-keep-focus="<id>" (a row's inline status
+   change) is swapped away with its row; put the focus on the new row's
+   control of that id, as a keyboard user expects. */
+(function () {
+  "use strict";
+  var keep = null;
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    keep = form.getAttribute && form.getAttribute("data-keep-focus");
+  }, true);
+  document.addEventListener("htmx:after:settle", function () {
+    var control = keep && document.getElementById(keep);
+    if (control) { keep = null; control.focus(); }
+  });
+})();

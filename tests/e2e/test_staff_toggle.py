@@ -37,16 +37,34 @@ def test_search_and_toggle_inline(live_server, new_page):
     expect(page).to_have_url(re.compile(r"/staff/records\?q=%E5%BC%A0%E4%BC%9F$"))
 
     row = page.locator(f"#rec-{zhang.id}")
-    row.get_by_label("New status").select_option("confirmed_offline")
+    control = row.get_by_label("Status of 张伟")
+    expect(control).to_have_value("pending")  # starts on the current status
+    control.select_option("confirmed_offline")
     row.get_by_label("Reason").fill("signed the paper list")
     row.get_by_role("button", name="Set").click()
     updated = page.locator(f"#rec-{zhang.id}")
+
     expect(updated.locator(".st")).to_have_text("Confirmed offline")
-    expect(updated.get_by_label("New status")).to_contain_text("Pending")
+    expect(updated.get_by_label("Status of 张伟")).to_have_value("confirmed_offline")
+    # The focus stays on the row's status control after the swap.
+    expect(updated.get_by_label("Status of 张伟")).to_be_focused()
     assert page.evaluate(MARKER) == "still here", "the page was reloaded"
 
+    # Leaving a confirmation asks first (hx-confirm); dismissing changes nothing.
+    messages = []
+    page.once("dialog", lambda dialog: (messages.append(dialog.message), dialog.dismiss()))
+    updated.get_by_label("Status of 张伟").select_option("pending")
+    updated.get_by_role("button", name="Set").click()
+    page.wait_for_timeout(300)
+    assert messages and "must then check again" in messages[0]
+    assert models.Record.get_by_id(zhang.id).status == "confirmed_offline"
+    models.db.close()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f"#rec-{zhang.id}").get_by_role("button", name="Set").click()
+    expect(page.locator(f"#rec-{zhang.id} .st")).to_have_text("Pending")
+
     record = models.Record.get_by_id(zhang.id)
-    assert record.status == "confirmed_offline" and record.changed_by.email == "staff@example.edu"
+    assert record.status == "pending" and record.changed_by.email == "staff@example.edu"
     models.db.close()
 
 
