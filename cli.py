@@ -199,7 +199,8 @@ def import_students(file, dry_run):
 @with_appcontext
 @click.argument("zip_file", metavar="ZIP", type=click.Path(exists=True, dir_okay=False))
 @click.option("--workers", type=int, default=None, help="Processes making the photo variants.")
-def import_photos(zip_file, workers):
+@click.option("--replace", is_flag=True, help="Replace the photo of records that already have one.")
+def import_photos(zip_file, workers, replace):
     """Import graduation photos from a ZIP named by ID or student number."""
     import os
 
@@ -211,7 +212,7 @@ def import_photos(zip_file, workers):
         try:
             report = photo_import.import_photos(
                 zip_file, progress=_echo_progress, link=imports.mail_link, workers=workers,
-                filename=os.path.basename(zip_file),
+                filename=os.path.basename(zip_file), replace=replace,
             )  # fmt: skip
         except imports.ImportFileError as exc:
             raise click.ClickException(imports.describe(exc.reason)) from None

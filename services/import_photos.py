@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from flask import current_app
 from peewee import IntegrityError
 
-from models import AuditEvent, Photo, Record, db
+from models import AuditEvent, Photo, PhotoHistory, Record, db
 from services import idcard, matching, photos, photostore, records
 from services.imports import N_, ImportFileError, clean, csv_rows, decode_text, describe, find_header, reason
 
@@ -57,6 +57,9 @@ UNMATCHED = {
     "name_mismatch": N_("The name in the manifest differs from the registry record."),
     "school_mismatch": N_("The school in the manifest is not this institution."),
     "record_taken": N_("Another photo in this ZIP was already attached to this record."),
+    "has_photo": N_(
+        "The record already has a photo; import again with “replace existing photos” to change it."
+    ),
 }
 TOO_LARGE = N_("The file is larger than 20 MB.")
 BOMB = N_("The file is compressed far too well for a photo (a ZIP bomb?) and was not opened.")
@@ -175,13 +178,26 @@ def _manifest_entry(manifest, name):
 class PhotoImport:
     """One run over one ZIP; ``report`` is filled as photos are handled."""
 
-    def __init__(self, actor, link, progress):
-        self.actor, self.link, self.progress = actor, link, progress
+    def __init__(self, actor, link, progress, replace=False):
+        self.actor, self.link, self.progress, self.replace = actor, link, progress, replace
         self.institution = clean(current_app.config.get("INSTITUTION_NAME") or "")
         self.seen, self.attached_to = set(), set()
         self.report = {
             "kind": "photos",
-            "counts": dict.fromkeys(("files", "attached", "unmatched", "rejected", "duplicates"), 0),
+            # "replaced" is counted only when asked to replace.
+            "counts": dict.fromkeys(
+                (
+                    "files",
+                    "attached",
+                    *(("replaced",) if replace else ()),
+                    "unmatched",
+                    "rejected",
+                    "duplicates",
+                ),
+                0,
+            ),
+            "replace": replace,
+            "replaced": [],
             "unmatched": [],
             "rejected": [],
             "manifest_missing": [],
@@ -219,6 +235,8 @@ class PhotoImport:
     def disagreement(self, record, entry):
         if record.id in self.attached_to:
             return "record_taken"
+        if record.photo_id is not None and not self.replace:
+            return "has_photo"
         if not entry:
             return None
         if entry.get("id_number") and _canonical_id(entry["id_number"]) != record.id_number:
@@ -245,11 +263,20 @@ class PhotoImport:
         }
 
     def attach(self, photo, record):
+        old = record.photo_id
+        voided = old is not None and records.active_confirmation(record) is not None
+        if old is not None:  # only with replace=True: keep the old photo in the history
+            PhotoHistory.create(record=record, photo=old, replaced_by=self.actor, reason="photo import")
         records.apply_changes(
             record, {"photo": photo}, actor=self.actor, reason="photo import", link=self.link
         )
         self.attached_to.add(record.id)
         self.report["counts"]["attached"] += 1
+        if old is not None:
+            self.report["counts"]["replaced"] += 1
+            self.report["replaced"].append(
+                {"file": photo.src_filename, "student_no": record.student_no, "voided": voided}
+            )
 
     def unmatched(self, name, code, record):
         self.report["counts"]["unmatched"] += 1
@@ -368,13 +395,16 @@ class PhotoImport:
         return done
 
 
-def import_photos(source, *, actor=None, progress=None, link=None, workers=None, filename=""):
+def import_photos(source, *, actor=None, progress=None, link=None, workers=None, filename="", replace=False):
     """Import a ZIP of photos (a path or bytes); returns the report (a JSON-able dict).
 
     Raises ImportFileError, writing nothing, when the ZIP cannot be opened
     or is too large as a whole. ``progress(done, total)`` is called after
     every photo; ``workers`` (default: IMPORT_WORKERS or the CPU count)
-    processes make the variants.
+    processes make the variants. A record that has a photo keeps it (the new
+    one stays unmatched, "has_photo") unless ``replace``: then the old photo
+    goes to the record's history and the report lists the record as
+    replaced, with whether a confirmation was voided.
     """
     if workers is None:
         workers = current_app.config.get("IMPORT_WORKERS") or os.cpu_count() or 1
@@ -385,7 +415,7 @@ def import_photos(source, *, actor=None, progress=None, link=None, workers=None,
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise ImportFileError(N_("This is not a ZIP file, or the ZIP is damaged.")) from None
     with archive:
-        run = PhotoImport(actor, link, progress)
+        run = PhotoImport(actor, link, progress, replace=replace)
         report = run.run(archive, workers)
     report["filename"] = filename
     counts = report["counts"]

@@ -338,6 +338,10 @@ def run_job(app, job_id):
         return True
 
 
+# A photo import that replaces existing photos (ImportJob.kind, no schema change).
+PHOTOS_REPLACE = "photos-replace"
+
+
 def _execute(app, job):
     """Run the job's import; the ImportJob fields to store at its end."""
     from services import import_photos, import_registry
@@ -370,7 +374,12 @@ def _execute(app, job):
             total = report["counts"]["rows"]
         else:
             report = import_photos.import_photos(
-                job.path, actor=job.created_by, progress=progress, link=mail_link, filename=job.filename
+                job.path,
+                actor=job.created_by,
+                progress=progress,
+                link=mail_link,
+                filename=job.filename,
+                replace=job.kind == PHOTOS_REPLACE,
             )
             total = report["counts"]["files"]
         report_json = json.dumps(report, ensure_ascii=False)
@@ -416,6 +425,9 @@ def report_lines(report):
         where = f"line {row['line']}" if "line" in row else row["file"]
         text = " ".join(describe(item) for item in row.get("reasons") or [row["reason"]])
         lines.append(f"rejected {where}: {_SPACE.sub(' ', text)}")
+    for row in report.get("replaced", []):
+        voided = " (confirmation voided)" if row["voided"] else ""
+        lines.append(f"replaced {row['student_no']} ({row['file']}){voided}")
     for row in report.get("unmatched", []):
         lines.append(f"unmatched {row['file']}: {describe(row['reason'])}")
     for name in report.get("manifest_missing", []):

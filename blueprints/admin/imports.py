@@ -28,11 +28,15 @@ from services.fsmodes import private_dir, private_opener
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 TEMPLATE_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "services", "data", "templates"
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "services",
+    "data",
+    "templates",
 )
 TEMPLATE_FILES = ("registry-template.csv", "registry-template.xlsx", "photo-manifest-template.csv")
 RECENT_JOBS = 20
 SHOWN_ROWS = 1000  # a report longer than this is cut on the page
+
 
 class RegistryUploadForm(Form):
     """The registry file and the dry-run switch."""
@@ -58,6 +62,11 @@ class PhotoUploadForm(Form):
             FileAllowed(["zip"], _l("Please choose a .zip file.")),
         ],
         description=_l("Pictures named by ID number or student number, optionally with manifest.csv."),
+    )
+    replace = BooleanField(
+        _l(
+            "Replace existing photos: records that have a photo get the new one (the old one is kept in their history)"
+        )
     )
 
 
@@ -147,7 +156,7 @@ def upload_photos():
     _raise_body_limit()
     form = PhotoUploadForm()
     if form.validate_on_submit() and _check_upload(form.photos, True):
-        return _start("photos", form.photos)
+        return _start(imports.PHOTOS_REPLACE if form.replace.data else "photos", form.photos)
     return _page(400, photo_form=form)
 
 
