@@ -37,7 +37,7 @@ def test_cli_keeps_existing_photos_unless_replace(app, runner, db):
 
     result = runner.invoke(args=["import-photos", path, "--workers", "1"])
     assert result.exit_code == 0, result.output
-    assert "unmatched=1" in result.output and "already has a photo" in result.output
+    assert "unmatched=1" in result.output and "已有照片" in result.output  # CLI speaks zh_CN
     assert models.Record.get_by_id(record.id).photo_id == old.id
     assert models.Confirmation.get().void_at is None
     new = models.Photo.get(models.Photo.id != old.id)
