@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from blueprints.access import college_scope, staff_view
 from blueprints.forms import ButtonForm
+from blueprints.params import to_id
 from blueprints.staff.records import compliance_text, get_scoped
 from blueprints.web import client_ip, external_url, render, safe_next
 from models import PhotoHistory, Record, Request, StaleRecord
@@ -28,12 +29,12 @@ NUDGE = 0.1
 
 def open_correction(record):
     """The open correction named by `?request=`, if it is this record's and in scope."""
-    raw = request.values.get("request", "")
-    if not raw.isdigit():
+    request_id = to_id(request.values.get("request", ""))
+    if request_id is None:
         return None
     found = college_scope(
         Request.select().where(
-            (Request.id == int(raw))
+            (Request.id == request_id)
             & (Request.record == record)
             & (Request.kind == reqs.CORRECTION)
             & (Request.status == "open")
@@ -197,7 +198,7 @@ def save(record_id, token):
             link=external_url,
             filename=request.values.get("name", ""),
             request=corr,
-            version=int(version) if version.isdigit() else None,
+            version=to_id(version),
         )
     except StaleRecord:
         return preview(
@@ -238,7 +239,7 @@ def retake(record_id):
             ip=client_ip(),
             link=external_url,
             request=corr,
-            version=int(version) if version.isdigit() else None,
+            version=to_id(version),
         )
     except StaleRecord:
         fresh = Record.get_by_id(record.id)
