@@ -23,8 +23,14 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from models import AuditEvent, User, UserSession, db, utcnow
+from prepared import Param, Prepared
 
 TOUCH_EVERY = datetime.timedelta(minutes=5)
+# Every logged-in request: one primary-key read joined to the user, its SQL
+# built once by peewee and re-run with the key (prepared.py).
+_SESSION_WITH_USER = Prepared(
+    UserSession.select(UserSession, User).join(User).where(UserSession.id == Param("key")).limit(1)
+)
 # A token longer than this is not one of ours (token_urlsafe(32) is 43).
 MAX_TOKEN = 64
 
@@ -66,12 +72,7 @@ def load(token):
     if not isinstance(token, str) or not 20 <= len(token) <= MAX_TOKEN:
         return None
     key = _hash(token)
-    row = (
-        UserSession.select(UserSession, User)
-        .join(User)
-        .where(UserSession.id == key)
-        .first()
-    )
+    row = _SESSION_WITH_USER.first(key=key)
     if row is None:
         return None
     user = row.user
