@@ -10,7 +10,11 @@ and once with --preset=desktop. Prints the scores; not a test.
 Needs Node and Lighthouse 12 (Node 20: `npm i -E lighthouse@12.2.3` in some
 folder) and Chromium:
 
-    LIGHTHOUSE=/path/to/node_modules/.bin/lighthouse .venv/bin/python bench/lighthouse_staff.py
+    LIGHTHOUSE=/path/to/node_modules/.bin/lighthouse .venv/bin/python bench/lighthouse_staff.py [--control]
+
+--control also measures /login (a tiny student page) the same way: on a
+loaded machine Lighthouse's simulated throttling multiplies the slowness
+of the host, and the control shows by how much.
 """
 
 import datetime
@@ -179,6 +183,11 @@ def main():
             for preset in ("mobile", "desktop"):
                 scores, metrics = lighthouse(binary, url, cookie, folder, preset)
                 print(preset, scores, metrics)
+            if "--control" in sys.argv:
+                # The same machine and moment on a tiny student page (100 on a quiet machine).
+                scores, metrics = lighthouse(binary, base + "/login", "", folder, "mobile")
+                print("control /login mobile", scores, metrics)
+            print("load average", os.getloadavg())
         finally:
             server.terminate()
             server.wait(10)
