@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from blueprints.web import is_htmx, render
+from blueprints.web import render
 
 MESSAGES = {
     400: (_l("Bad request"), _l("The request could not be understood. Please go back and try again.")),
@@ -28,20 +28,17 @@ MESSAGES = {
 def error_page(code, message=None):
     """Render the error for `code`: a fragment into #flash for htmx, else a page."""
     title, default = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
-    response = render(
+    # The element that asked may be a table row: htmx shows errors in the
+    # flash area instead of breaking the layout.
+    return render(
         "errors/error.html",
         block="message",
+        hx_headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"},
         status=code,
         code=code,
         title=title,
         message=message or default,
     )
-    if is_htmx():
-        # The element that asked may be a table row: show errors in the flash
-        # area instead of breaking the layout.
-        response.headers["HX-Retarget"] = "#flash"
-        response.headers["HX-Reswap"] = "innerHTML"
-    return response
 
 
 def handle_http(exc):
@@ -68,7 +65,9 @@ def handle_csrf(exc):
         try:
             response = current_app.make_response(view(**(request.view_args or {})))
         except HTTPException as inner:
-            return handle_http(inner)
+            if inner.response is None:
+                return handle_http(inner)
+            response = inner.response  # abort(response), e.g. LiveForm's one field
         if response.status_code < 300:
             response.status_code = 400
             return response

@@ -6,7 +6,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
-from blueprints.web import Form
+from blueprints.web import Form, LiveForm
 from services import idcard, passwords
 
 REQUIRED = _l("This field is required.")
@@ -69,7 +69,7 @@ class NewPasswordMixin:
             raise ValidationError(found[0])
 
 
-class RegisterForm(NewPasswordMixin, Form):
+class RegisterForm(NewPasswordMixin, LiveForm):
     email = email_field(description=_l("Use a valid address: the activation mail goes there."))
     accept_terms = BooleanField(
         _l("I have read and accept the terms of service"),

@@ -4,11 +4,14 @@
 fragment. Who may see what is in access.py.
 """
 
+import functools
 from urllib.parse import urlsplit
 
 from babel import support
 from flask import (
+    abort,
     current_app,
+    flash,
     g,
     make_response,
     redirect,
@@ -30,7 +33,11 @@ CSRF_EXPIRED = _l(
 
 def is_htmx():
     """An htmx request that wants a fragment; boosted navigation and history
-    restores (back button after a swap) want whole pages."""
+    restores (back button after a swap) want whole pages.
+
+    Views do not call this: render(), swap_or_redirect(), htmx_only and
+    LiveForm do. The exceptions are marked where they are.
+    """
     headers = request.headers
     return (
         headers.get("HX-Request") == "true"
@@ -39,15 +46,53 @@ def is_htmx():
     )
 
 
-def render(template, block=None, status=200, **ctx):
-    """The named block alone for htmx, the whole page otherwise."""
-    if block and is_htmx():
-        body = render_block(template, block, **ctx)
+def render(template, block=None, *, partial=None, page_ctx=None, hx_headers=None, status=200, **ctx):
+    """The one place that chooses between a full page and an htmx fragment.
+
+    For htmx the fragment is the named `block` of `template` (a region that
+    appears once), else the `partial` template (a repeated unit such as a
+    table row), else the whole template; flash messages waiting to be shown
+    go with it out of band, and `hx_headers` are set. Otherwise the whole
+    `template` is rendered, with `page_ctx()` merged into its context: what only
+    the full page needs, computed only for it. Always `Vary: HX-Request`.
+    """
+    headers = {}
+    if is_htmx():
+        if block:
+            body = render_block(template, block, **ctx)
+        else:
+            body = render_template(partial or template, **ctx)
+        headers = hx_headers or {}
+        if session.get("_flashes") and "HX-Retarget" not in headers:
+            body += render_template("_flash.html", oob=True)
     else:
-        body = render_template(template, **ctx)
+        body = render_template(template, **(ctx | (page_ctx() if page_ctx else {})))
     response = make_response(body, status)
+    response.headers.update(headers)
     response.vary.add("HX-Request")
     return response
+
+
+def swap_or_redirect(url, template, block=None, *, flash_message=None, category="success", status=200, **ctx):
+    """After a change: htmx swaps in the fragment (see render); a plain form
+    post gets `flash_message` flashed and a 303 to `url` (Post/Redirect/Get)."""
+    if is_htmx():
+        return render(template, block, status=status, **ctx)
+    if flash_message:
+        flash(flash_message, category)
+    return redirect(url, code=303)
+
+
+def htmx_only(view):
+    """A fragment endpoint with no page of its own: 404 without htmx."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not is_htmx():
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapped
 
 
 # Stands for the visitor's CSRF token in a cached page (never in real HTML).
@@ -175,6 +220,23 @@ class Form(FlaskForm):
             self.form_errors.append(CSRF_EXPIRED)
             return False
         return ok
+
+
+class LiveForm(Form):
+    """A form with inline validation (modelled on Canaille's HTMXFormMixin).
+
+    A field rendered with `field(f, live=True)` posts the whole form with
+    `_field=<name>` when it changes; validate_on_submit() then validates
+    everything and answers with that field alone (`_field.html`), aborting
+    the view, so a view handles the submission as if nothing were live.
+    """
+
+    def validate_on_submit(self, extra_validators=None):
+        name = request.form.get("_field", "")
+        if self.is_submitted() and is_htmx() and name in self._fields and name != "csrf_token":
+            self.validate(extra_validators)
+            abort(make_response(render_template("_field.html", field=self[name])))
+        return super().validate_on_submit(extra_validators)
 
 
 def page_arg():

@@ -9,7 +9,7 @@ import datetime
 import functools
 import zoneinfo
 
-from flask import Blueprint, abort, flash
+from flask import Blueprint, abort, flash, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
@@ -20,9 +20,9 @@ from wtforms.widgets import DateInput
 
 from blueprints import params
 from blueprints.access import admin_view
-from blueprints.admin.common import ISO_DATE, TOO_LONG, fragment, save, stripped
+from blueprints.admin.common import ISO_DATE, TOO_LONG, save, stripped
 from blueprints.forms import REQUIRED
-from blueprints.web import Form, is_htmx, redirect_to, render
+from blueprints.web import Form, redirect_to, render, swap_or_redirect
 from models import Cohort, Record
 
 bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
@@ -137,15 +137,21 @@ def cohort_row(cohort_id):
     return row
 
 
-def cohorts_page(status=200, form=None, editing=None, edit_form=None):
-    return render(
-        "manage/cohorts.html",
-        status=status,
+ROW = "manage/_cohort_row.html"
+
+
+def page_context(form=None, editing=None, edit_form=None):
+    """The list with the add form; `editing` is the id of the row shown as a form."""
+    return dict(
         cohorts=list(cohort_rows()),
         form=form or CohortForm(formdata=None),
         editing=editing,
         edit_form=edit_form,
     )
+
+
+def cohorts_page(status=200, **page):
+    return render("manage/cohorts.html", status=status, **page_context(**page))
 
 
 @bp.get("")
@@ -174,18 +180,15 @@ def edit(cohort_id):
     """The row as a form: alone for htmx, inside the page otherwise."""
     cohort = cohort_row(cohort_id)
     form = CohortForm(obj=cohort)
-    if is_htmx():
-        return fragment("manage/_cohort_row.html", c=cohort, row_form=form)
-    return cohorts_page(editing=cohort.id, edit_form=form)
+    page = functools.partial(page_context, editing=cohort.id, edit_form=form)
+    return render("manage/cohorts.html", partial=ROW, page_ctx=page, c=cohort, row_form=form)
 
 
 @bp.get("/<int:cohort_id>")
 @admin_view
 def row(cohort_id):
     """The row as shown (htmx "cancel"); without htmx, the list."""
-    if not is_htmx():
-        return redirect_to("admin.cohorts.index")
-    return fragment("manage/_cohort_row.html", c=cohort_row(cohort_id), row_form=None)
+    return swap_or_redirect(url_for("admin.cohorts.index"), ROW, c=cohort_row(cohort_id), row_form=None)
 
 
 @bp.post("/<int:cohort_id>")
@@ -196,11 +199,13 @@ def update(cohort_id):
     form = CohortForm()
     if form.validate_on_submit():
         if save(Cohort, form, COHORT_FIELDS, obj=found):
-            if is_htmx():
-                return fragment("manage/_cohort_row.html", c=cohort_row(cohort_id), row_form=None)
-            flash(_("Cohort %(name)s saved.", name=form.name.data), "success")
-            return redirect_to("admin.cohorts.index")
+            return swap_or_redirect(
+                url_for("admin.cohorts.index"),
+                ROW,
+                flash_message=_("Cohort %(name)s saved.", name=form.name.data),
+                c=cohort_row(cohort_id),
+                row_form=None,
+            )
         form.name.errors.append(_("A cohort with this name already exists."))
-    if is_htmx():
-        return fragment("manage/_cohort_row.html", status=400, c=found, row_form=form)
-    return cohorts_page(400, editing=found.id, edit_form=form)
+    page = functools.partial(page_context, editing=found.id, edit_form=form)
+    return render("manage/cohorts.html", partial=ROW, page_ctx=page, status=400, c=found, row_form=form)

@@ -1,7 +1,9 @@
 """Colleges (admin): code, name, the office contact students are shown,
 numbers of records and staff; edited in place like cohorts."""
 
-from flask import Blueprint, abort, flash
+import functools
+
+from flask import Blueprint, abort, flash, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
@@ -10,9 +12,9 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from blueprints.access import admin_view
-from blueprints.admin.common import TOO_LONG, fragment, save, stripped
+from blueprints.admin.common import TOO_LONG, save, stripped
 from blueprints.forms import REQUIRED
-from blueprints.web import Form, is_htmx, redirect_to, render
+from blueprints.web import Form, redirect_to, render, swap_or_redirect
 from models import College, Record, User
 
 bp = Blueprint("colleges", __name__, url_prefix="/colleges")
@@ -69,15 +71,21 @@ def check_college_unique(form, college_id=None):
     return not (form.code.errors or form.name.errors)
 
 
-def colleges_page(status=200, form=None, editing=None, edit_form=None):
-    return render(
-        "manage/colleges.html",
-        status=status,
+ROW = "manage/_college_row.html"
+
+
+def page_context(form=None, editing=None, edit_form=None):
+    """The list with the add form; `editing` is the id of the row shown as a form."""
+    return dict(
         colleges=list(college_rows()),
         form=form or CollegeForm(formdata=None),
         editing=editing,
         edit_form=edit_form,
     )
+
+
+def colleges_page(status=200, **page):
+    return render("manage/colleges.html", status=status, **page_context(**page))
 
 
 @bp.get("")
@@ -106,18 +114,15 @@ def edit(college_id):
     """The row as a form: alone for htmx, inside the page otherwise."""
     college = college_row(college_id)
     form = CollegeForm(obj=college)
-    if is_htmx():
-        return fragment("manage/_college_row.html", c=college, row_form=form)
-    return colleges_page(editing=college.id, edit_form=form)
+    page = functools.partial(page_context, editing=college.id, edit_form=form)
+    return render("manage/colleges.html", partial=ROW, page_ctx=page, c=college, row_form=form)
 
 
 @bp.get("/<int:college_id>")
 @admin_view
 def row(college_id):
     """The row as shown (htmx "cancel"); without htmx, the list."""
-    if not is_htmx():
-        return redirect_to("admin.colleges.index")
-    return fragment("manage/_college_row.html", c=college_row(college_id), row_form=None)
+    return swap_or_redirect(url_for("admin.colleges.index"), ROW, c=college_row(college_id), row_form=None)
 
 
 @bp.post("/<int:college_id>")
@@ -128,11 +133,13 @@ def update(college_id):
     form = CollegeForm()
     if form.validate_on_submit() and check_college_unique(form, found.id):
         if save(College, form, COLLEGE_FIELDS, obj=found):
-            if is_htmx():
-                return fragment("manage/_college_row.html", c=college_row(college_id), row_form=None)
-            flash(_("College %(name)s saved.", name=form.name.data), "success")
-            return redirect_to("admin.colleges.index")
+            return swap_or_redirect(
+                url_for("admin.colleges.index"),
+                ROW,
+                flash_message=_("College %(name)s saved.", name=form.name.data),
+                c=college_row(college_id),
+                row_form=None,
+            )
         form.form_errors.append(_("Another college has this code or name."))
-    if is_htmx():
-        return fragment("manage/_college_row.html", status=400, c=found, row_form=form)
-    return colleges_page(400, editing=found.id, edit_form=form)
+    page = functools.partial(page_context, editing=found.id, edit_form=form)
+    return render("manage/colleges.html", partial=ROW, page_ctx=page, status=400, c=found, row_form=form)

@@ -1,9 +1,8 @@
-"""What several admin pages share: limits, the acting admin, a row fragment,
-and saving a form with its audit event."""
+"""What several admin pages share: limits, the acting admin, and saving a
+form with its audit event."""
 
 import re
 
-from flask import make_response, render_template
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import IntegrityError
@@ -18,13 +17,6 @@ TOO_LONG = _l("At most %(max)d characters.")
 
 def actor():
     return current_user._get_current_object()
-
-
-def fragment(template, status=200, **ctx):
-    """A repeated unit (a table row) rendered alone for htmx."""
-    response = make_response(render_template(template, **ctx), status)
-    response.vary.add("HX-Request")
-    return response
 
 
 def stripped(value):

@@ -1,14 +1,16 @@
 """The mail outbox (admin): every mail, newest first, by status; read its
 text, send a failed one again."""
 
-from flask import Blueprint, abort, flash, g, redirect, request, url_for
+import functools
+
+from flask import Blueprint, abort, g, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from blueprints.access import admin_view
-from blueprints.admin.common import PAGE_SIZE, actor, fragment
+from blueprints.admin.common import PAGE_SIZE, actor
 from blueprints.forms import ButtonForm
-from blueprints.web import client_ip, is_htmx, page_arg, page_count, render, safe_next
+from blueprints.web import client_ip, page_arg, page_count, render, safe_next, swap_or_redirect
 from models import AuditEvent, OutboxMail, db
 from services import mail
 
@@ -22,6 +24,7 @@ MAIL_STATUSES = {
     "console": _l("console only (no mail server)"),
 }
 RETRYABLE = ("failed", "pending")
+ROW = "manage/_mail_row.html"
 
 
 def mail_rows():
@@ -30,7 +33,8 @@ def mail_rows():
     return OutboxMail.select(*columns).order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc())
 
 
-def outbox_page(status=200, message=None):
+def page_context(message=None):
+    """The outbox page: one page of mails, filtered by status."""
     wanted = request.args.get("status", "")
     wanted = wanted if wanted in MAIL_STATUSES else ""
     query = mail_rows()
@@ -38,10 +42,7 @@ def outbox_page(status=200, message=None):
         query = query.where(OutboxMail.status == wanted)
     total = query.count()
     page = page_arg()
-    return render(
-        "manage/outbox.html",
-        block="results",
-        status=status,
+    return dict(
         mails=list(query.paginate(page, PAGE_SIZE)),
         wanted=wanted,
         total=total,
@@ -54,6 +55,10 @@ def outbox_page(status=200, message=None):
         if request.method == "GET"
         else safe_next(request.form.get("next"), "admin.outbox.index"),
     )
+
+
+def outbox_page(status=200, message=None):
+    return render("manage/outbox.html", "results", status=status, **page_context(message))
 
 
 @bp.get("")
@@ -97,17 +102,15 @@ def retry(mail_id):
             mail.retry(row)
             AuditEvent.log("mail.retry", actor=actor(), target=row, ip=client_ip(), reason=row.to)
         g.outbox_dirty = True  # delivered after the response, like any new mail
-    if is_htmx():
-        return fragment(
-            "manage/_mail_row.html",
-            status=400 if problem else 200,
-            m=mail_row(mail_id),
-            mail_statuses=MAIL_STATUSES,
-            retryable=RETRYABLE,
-            row_message=problem,
-            next_url=url_for("admin.outbox.index"),
-        )
+    ctx = dict(
+        m=mail_row(mail_id),
+        mail_statuses=MAIL_STATUSES,
+        retryable=RETRYABLE,
+        row_message=problem,
+        next_url=url_for("admin.outbox.index"),
+    )
     if problem:
-        return outbox_page(400, message=problem)
-    flash(_("The mail to %(to)s is queued again.", to=row.to), "success")
-    return redirect(safe_next(request.form.get("next"), "admin.outbox.index"), code=303)
+        page = functools.partial(page_context, problem)
+        return render("manage/outbox.html", partial=ROW, page_ctx=page, status=400, **ctx)
+    next_url = safe_next(request.form.get("next"), "admin.outbox.index")
+    return swap_or_redirect(next_url, ROW, flash_message=_("The mail to %(to)s is queued again.", to=row.to), **ctx)

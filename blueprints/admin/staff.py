@@ -2,6 +2,7 @@
 invited person's set-password page (/admin/invite/<token>, anonymous)."""
 
 import datetime
+import functools
 
 from flask import Blueprint, abort, current_app, flash, redirect, request
 from flask_babel import gettext as _
@@ -11,11 +12,11 @@ from wtforms import SelectField, StringField
 from wtforms.validators import Length, ValidationError
 
 from blueprints.access import admin_view
-from blueprints.admin.common import TOO_LONG, actor, fragment, stripped
+from blueprints.admin.common import TOO_LONG, actor, stripped
 from blueprints.forms import ButtonForm, ResetForm, choices, email_field
 from blueprints.params import to_id
 from blueprints.student.auth import end_session
-from blueprints.web import Form, client_ip, external_url, is_htmx, redirect_to, render, safe_next
+from blueprints.web import Form, client_ip, external_url, redirect_to, render, safe_next, swap_or_redirect
 from extensions import limiter
 from models import AuditEvent, College, User
 from services import staff_accounts
@@ -23,6 +24,7 @@ from services.staff_accounts import AccountError
 
 bp = Blueprint("staff", __name__)
 
+ROW = "manage/_staff_row.html"
 INVITE_PROBLEMS = {
     "invalid": _l("This invitation link is not valid. Please use the newest invitation mail."),
     "expired": _l("This invitation has expired. Please ask the administrator for a new one."),
@@ -91,18 +93,20 @@ def college_list():
     return list(College.select(College.id, College.name).order_by(College.code))
 
 
-def staff_page(status=200, form=None, message=None):
+def page_context(form=None, message=None):
     rows = list(staff_rows().order_by(College.code, User.email))
     for u in rows:
         u.last_login = last_login_of(u.last_login)
-    return render(
-        "manage/staff.html",
-        status=status,
+    return dict(
         staff=rows,
         colleges=college_list(),
         form=form or InviteForm(formdata=None).fill_colleges(),
         message=message,
     )
+
+
+def staff_page(status=200, **page):
+    return render("manage/staff.html", status=status, **page_context(**page))
 
 
 def target(user_id, roles=("staff", "admin")):
@@ -113,21 +117,24 @@ def target(user_id, roles=("staff", "admin")):
     return user
 
 
-def row_result(user_id, message=None):
-    """After a row action: the row for htmx, else the list (303) or the page with the error (400)."""
-    row = staff_rows().where(User.id == user_id).first() if is_htmx() else None
-    if row is not None:  # (an admin account has no row: it gets the page)
-        row.last_login = last_login_of(row.last_login)
-        return fragment(
-            "manage/_staff_row.html",
-            status=400 if message else 200,
-            u=row,
-            colleges=college_list(),
-            row_message=message,
-        )
-    if message:
-        return staff_page(400, message=message)
-    return redirect(safe_next(request.form.get("next"), "admin.staff.index"), code=303)
+def row_result(user_id, problem=None, done=None):
+    """After a row action: htmx gets the row back, a plain post the list (303,
+    with `done` flashed) or the page with the problem (400). An admin account
+    has no row: it always gets the page."""
+    row = staff_rows().where(User.id == user_id).first()
+    if row is None:
+        if problem:
+            return staff_page(400, message=problem)
+        if done:
+            flash(done, "success")
+        return redirect(safe_next(request.form.get("next"), "admin.staff.index"), code=303)
+    row.last_login = last_login_of(row.last_login)
+    ctx = dict(u=row, colleges=college_list(), row_message=problem)
+    if problem:
+        page = functools.partial(page_context, message=problem)
+        return render("manage/staff.html", partial=ROW, page_ctx=page, status=400, **ctx)
+    next_url = safe_next(request.form.get("next"), "admin.staff.index")
+    return swap_or_redirect(next_url, ROW, flash_message=done, **ctx)
 
 
 @bp.get("/staff")
@@ -164,9 +171,7 @@ def reinvite(user_id):
         staff_accounts.reinvite(user, actor(), external_url, ip=client_ip())
     except AccountError as exc:
         return row_result(user.id, exc.message)
-    if not is_htmx():
-        flash(_("A new invitation was sent to %(email)s.", email=user.email), "success")
-    return row_result(user.id)
+    return row_result(user.id, done=_("A new invitation was sent to %(email)s.", email=user.email))
 
 
 @bp.post("/staff/<int:user_id>/disable")
@@ -183,9 +188,7 @@ def disable(user_id):
         staff_accounts.set_disabled(user, True, actor(), reason=form.reason.data, ip=client_ip())
     except AccountError as exc:
         return row_result(user.id, exc.message)
-    if not is_htmx():
-        flash(_("%(email)s is disabled.", email=user.email), "success")
-    return row_result(user.id)
+    return row_result(user.id, done=_("%(email)s is disabled.", email=user.email))
 
 
 @bp.post("/staff/<int:user_id>/enable")
@@ -199,9 +202,7 @@ def enable(user_id):
         staff_accounts.set_disabled(user, False, actor(), ip=client_ip())
     except AccountError as exc:
         return row_result(user.id, exc.message)
-    if not is_htmx():
-        flash(_("%(email)s can log in again.", email=user.email), "success")
-    return row_result(user.id)
+    return row_result(user.id, done=_("%(email)s can log in again.", email=user.email))
 
 
 @bp.post("/staff/<int:user_id>/college")
@@ -216,11 +217,9 @@ def change_college(user_id):
         staff_accounts.change_college(user, form.chosen, actor(), ip=client_ip())
     except AccountError as exc:
         return row_result(user.id, exc.message)
-    if not is_htmx():
-        flash(
-            _("%(email)s now belongs to %(college)s.", email=user.email, college=form.chosen.name), "success"
-        )
-    return row_result(user.id)
+    return row_result(
+        user.id, done=_("%(email)s now belongs to %(college)s.", email=user.email, college=form.chosen.name)
+    )
 
 
 # -- the invited person (anonymous) ----------------------------------------------------

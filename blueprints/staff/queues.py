@@ -7,7 +7,7 @@ account changes, the audit event and the mail) is services.requests.decide;
 this module only parses, scopes and renders.
 """
 
-from flask import Blueprint, abort, flash, request
+from flask import Blueprint, abort, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
@@ -18,7 +18,7 @@ from wtforms.validators import Length
 
 from blueprints.access import READ_ID_NUMBER, audit_read, college_scope, staff_view
 from blueprints.params import page_arg, to_id
-from blueprints.web import Form, client_ip, external_url, is_htmx, redirect_to, render
+from blueprints.web import Form, client_ip, external_url, redirect_to, render, swap_or_redirect
 from models import College, CorrectionItem, IllegalTransition, Photo, Record, Request, StaleRecord, User
 from services import records, regions
 from services import requests as reqs
@@ -161,16 +161,21 @@ def decide(request_id):
         )
     except IntegrityError:
         return show(found, [_("The corrected value is used by another record. Nothing was applied.")], 400)
-    if is_htmx():
-        return show(Request.get_by_id(found.id), [DECIDED[decision]], ok=True)
-    flash(f"{DECIDED[decision]} {reqs.KINDS[found.kind]} #{found.id}", "success")
-    return redirect_to("staff.queues.queue", kind=found.kind)
+    return swap_or_redirect(
+        url_for("staff.queues.queue", kind=found.kind),
+        "queues/_item.html",
+        flash_message=f"{DECIDED[decision]} {reqs.KINDS[found.kind]} #{found.id}",
+        messages=[DECIDED[decision]],
+        ok=True,
+        expanded=True,
+        **detail(Request.get_by_id(found.id)),
+    )
 
 
 def show(found, messages=(), status=200, ok=False, fragment="queues/_item.html"):
     """The item with its detail: `fragment` for htmx, the item page otherwise."""
-    template = fragment if is_htmx() else "queues/item.html"
-    return render(template, status=status, messages=messages, ok=ok, expanded=True, **detail(found))
+    ctx = detail(found)
+    return render("queues/item.html", partial=fragment, status=status, messages=messages, ok=ok, expanded=True, **ctx)
 
 
 def detail(found):

@@ -9,20 +9,18 @@ table shows (the same filters).
 import re
 from dataclasses import dataclass, fields, replace
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
-from jinja2_fragments.flask import render_block
-from markupsafe import escape
 from peewee import JOIN
 
 from blueprints.access import READ_ID_NUMBER, audit_read, college_scope, staff_view
 from blueprints.forms import ButtonForm
 from blueprints.params import MAX_PAGE, to_id
-from blueprints.web import client_ip, external_url, is_htmx, render, safe_next
+from blueprints.web import client_ip, external_url, is_htmx, render, safe_next, swap_or_redirect
 from extensions import limiter
 from models import (
     STAFF_TRANSITIONS,
@@ -219,13 +217,8 @@ def page_context(f):
 def index():
     """The records table; htmx gets the results block only (active search)."""
     f = Filters.parse(request.args)
-    ctx = page_context(f)
-    if not is_htmx():
-        return render("staff/records.html", **ctx)
-    response = render("staff/records.html", block="results", **ctx)
     # The address bar gets the canonical URL, not every empty field of the form.
-    response.headers["HX-Push-Url"] = f.url()
-    return response
+    return render("staff/records.html", "results", hx_headers={"HX-Push-Url": f.url()}, **page_context(f))
 
 
 def get_scoped(record_id):
@@ -275,21 +268,25 @@ def detail_fields(record):
     return rows
 
 
+def row_context(record, next_url, message=None, conflict=False):
+    """What the collapsed row shows."""
+    return {"r": record, "next_url": next_url, "message": message, "conflict": conflict, "expanded": False}
+
+
+def detail_context(record):
+    """What the expanded row adds: every field (the full ID number: an audited
+    read), confirmations, audit trail."""
+    audit_read(READ_ID_NUMBER, record)
+    return dict(history(record), fields=detail_fields(record), expanded=True)
+
+
 def row_response(record, next_url, status=200, message=None, conflict=False, expanded=False):
-    """The row alone for htmx (plus its detail when expanded), the record page otherwise."""
-    ctx = {
-        "r": record,
-        "next_url": next_url,
-        "message": message,
-        "conflict": conflict,
-        "expanded": expanded or not is_htmx(),
-    }
-    if ctx["expanded"]:
-        ctx.update(history(record), fields=detail_fields(record))
-        audit_read(READ_ID_NUMBER, record)
-    if is_htmx():
-        return render("staff/record.html", block="rows", status=status, **ctx)
-    return render("staff/record.html", status=status, **ctx)
+    """The row alone for htmx (plus its detail when expanded); otherwise the
+    record page, always with the detail."""
+    ctx = row_context(record, next_url, message, conflict)
+    if expanded:
+        ctx.update(detail_context(record))
+    return render("staff/record.html", "rows", page_ctx=lambda: detail_context(record), status=status, **ctx)
 
 
 @bp.get("/<int:record_id>")
@@ -306,9 +303,9 @@ def detail(record_id):
 def row(record_id):
     """The collapsed row (htmx); without htmx the record page."""
     record = get_scoped(record_id)
-    if not is_htmx():
-        return redirect(url_for("staff.records.detail", record_id=record.id), code=303)
-    return row_response(record, safe_next(request.args.get("next"), "staff.records.index"))
+    next_url = safe_next(request.args.get("next"), "staff.records.index")
+    detail_url = url_for("staff.records.detail", record_id=record.id)
+    return swap_or_redirect(detail_url, "staff/record.html", "rows", **row_context(record, next_url))
 
 
 def status_problem(exc, record, target):
@@ -339,9 +336,8 @@ def set_status(record_id):
     version = request.form.get("version", "")
     expected = to_id(version) or -1
     if target == record.status and expected == record.version:
-        if not is_htmx():
-            return redirect(next_url, code=303)
-        return row_response(record, next_url)
+        return swap_or_redirect(next_url, "staff/record.html", "rows", **row_context(record, next_url))
+    # is_htmx() exception: htmx asked already (hx-confirm); a plain post gets the question as a page.
     if voids_confirmation(record, target) and not is_htmx() and request.form.get("confirmed") != "1":
         # Without JavaScript (no hx-confirm) the same question is a page.
         return render(
@@ -369,9 +365,7 @@ def set_status(record_id):
         return row_response(current, next_url, 409, message, conflict=True)
     except (IllegalTransition, staff_actions.ReasonMissing) as exc:
         return row_response(record, next_url, 400, status_problem(exc, record, target))
-    if not is_htmx():
-        return redirect(next_url, code=303)
-    return row_response(get_scoped(record.id), next_url)
+    return swap_or_redirect(next_url, "staff/record.html", "rows", **row_context(get_scoped(record.id), next_url))
 
 
 # -- bulk actions ----------------------------------------------------------------
@@ -422,16 +416,10 @@ def skip_text(skipped, labels):
 
 
 def bulk_response(f, next_url, message, category, status=200):
-    """htmx: the refreshed results plus the toast; otherwise flash and back to the table."""
-    if not is_htmx():
-        flash(message, category)
-        return redirect(next_url, code=303)
-    body = render_block("staff/records.html", "results", **page_context(f))
-    toast = f'<hx-partial hx-target="#flash" hx-swap="innerHTML"><p class="msg {category}" role="status">'
-    toast += f"{escape(message)}</p></hx-partial>"
-    response = make_response(body + toast, status)
-    response.vary.add("HX-Request")
-    return response
+    """htmx: the refreshed results with the message out of band; otherwise
+    the message and back to the table."""
+    flash(message, category)
+    return swap_or_redirect(next_url, "staff/records.html", "results", status=status, **page_context(f))
 
 
 def bulk_limit():

@@ -1,9 +1,9 @@
-"""Register, activate, log in/out, recover a password (DESIGN steps 1, 2, 4)."""
+"""Register, activate, log in/out, recover a password (the first steps of a student)."""
 
 import secrets
 import time
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session
+from flask import Blueprint, current_app, flash, redirect, request, session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
@@ -18,7 +18,7 @@ from blueprints.forms import (
     RegisterForm,
     ResetForm,
 )
-from blueprints.web import client_ip, external_url, is_htmx, redirect_to, render, render_public, safe_next
+from blueprints.web import client_ip, external_url, redirect_to, render, render_public, safe_next
 from extensions import limiter
 from services import accounts, sessions
 from services.accounts import ACTIVATE
@@ -55,15 +55,6 @@ def limit(key):
     return limiter.limit(
         lambda: current_app.config[key], methods=["POST"], exempt_when=lambda: "_field" in request.form
     )
-
-
-def field_fragment(form):
-    """Inline validation: validate the whole form, return one field's block."""
-    name = request.form.get("_field", "")
-    if name not in form._fields or name == "csrf_token":
-        return None
-    form.validate()
-    return render_template("_field.html", field=form[name])
 
 
 def remember_signup(email, user=None):
@@ -122,8 +113,6 @@ def home():
 def register():
     """Step 1: e-mail, password twice, terms."""
     form = RegisterForm()
-    if request.method == "POST" and is_htmx() and (fragment := field_fragment(form)):
-        return fragment
     if form.validate_on_submit():
         user = accounts.register(
             form.email.data, form.password.data, locale=current_locale(), link=external_url, ip=client_ip()

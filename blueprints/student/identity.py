@@ -5,7 +5,7 @@ ID dispute (someone else holds the ID number), all under /identity."""
 import datetime
 import re
 
-from flask import Blueprint, abort, current_app, flash, render_template, request
+from flask import Blueprint, current_app, flash, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 from blueprints.access import student_view
 from blueprints.forms import REQUIRED, checked_id_number, choices
 from blueprints.params import in_date_range
-from blueprints.web import Form, client_ip, is_htmx, redirect_to, render
+from blueprints.web import Form, LiveForm, client_ip, htmx_only, redirect_to, render
 from extensions import limiter
 from models import utcnow
 from services import idcard, identity, idimages, matching, pending_uploads, photos, regions
@@ -176,7 +176,7 @@ class BirthDateField(DateField):
             ) from None
 
 
-class RealNameForm(Form):
+class RealNameForm(LiveForm):
     real_name = StringField(
         lazy_pgettext("person", "Name"),
         validators=[DataRequired(REQUIRED), Length(max=64, message=_l("At most %(max)d characters."))],
@@ -257,9 +257,6 @@ def realname():
     if current_user.realname_at is not None:
         return redirect_to("student.record.index")
     form = RealNameForm()
-    if request.method == "POST" and is_htmx() and request.form.get("_field") in form._fields:
-        form.validate()
-        return render_template("_field.html", field=form[request.form["_field"]])
     if form.validate_on_submit():
         data = {field: form[field].data for field in identity.REALNAME_FIELDS}
         if identity.save_realname(current_user._get_current_object(), data, ip=client_ip()) is not None:
@@ -269,12 +266,11 @@ def realname():
 
 
 @bp.get("/cities")
+@htmx_only
 def cities():
     """The city field for the chosen province (htmx swaps it in)."""
     form = RealNameForm(formdata=None, province=request.args.get("province", ""))
-    if not is_htmx():
-        abort(404)
-    return render_template("_field.html", field=form.city, live=False)
+    return render("_field.html", field=form.city, live=False)
 
 
 @bp.get("/status")
