@@ -146,7 +146,8 @@ def _copy_table(conn, sqlite, table):
         for row in _sqlite_rows(sqlite, table, columns, types):
             copy.write_row(row)
             count += 1
-    if "id" in types:
+    # Only integer ids have a sequence (user_session's id is a random text key).
+    if types.get("id") in ("integer", "bigint"):
         conn.execute(
             sql.SQL(
                 "SELECT setval(pg_get_serial_sequence(%s, 'id'), coalesce(max(id), 0) + 1, false) FROM {}"
