@@ -254,7 +254,7 @@ class Photo(BaseModel):
     college = ForeignKeyField(College, null=True, backref="photos", on_delete="SET NULL")
 
 
-# The record-status state machine (DESIGN.md "Record status"). Every status
+# The record-status state machine. Every status
 # change goes through Record.transition(); nothing else writes `status`.
 STATUSES = (
     "unregistered",

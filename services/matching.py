@@ -1,4 +1,4 @@
-"""Linking an account to its registry record (DESIGN.md "Matching").
+"""Linking an account to its registry record.
 
 An account matches the record whose ID type, ID number and name equal its
 own; names are compared after trimming, folding full-width characters and

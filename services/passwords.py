@@ -1,4 +1,4 @@
-"""Password rules (STYLE.md): 8–64 characters, no composition rules, not a
+"""Password rules (OWASP ASVS): 8–64 characters, no composition rules, not a
 common password, not containing the e-mail name or ID number."""
 
 import functools

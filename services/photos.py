@@ -3,7 +3,7 @@
 Untrusted bytes are verified and decoded by ``services.photo_checks``
 (``decode``, ``PhotoError`` and ``ACCEPTED_FORMATS`` are re-exported here).
 This module crops portraits to 3:4 and encodes every variant within its
-byte budget (STYLE.md "Budgets"), merges ID-card pictures, makes the JPEG
+byte budget (README, page budgets), merges ID-card pictures, makes the JPEG
 for the national registration and checks a master against the 2017
 diploma-photo standard.
 """
