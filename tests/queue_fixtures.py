@@ -81,8 +81,10 @@ class HangingSMTP:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
+        self.sock.settimeout(0.2)  # the accept loop notices close() within 0.2 s
         self.port = self.sock.getsockname()[1]
         self.connections = []
+        self.lock = threading.Lock()
         self.stopped = False
         self.thread = threading.Thread(target=self._accept, daemon=True, name="hanging-smtp")
         self.thread.start()
@@ -91,15 +93,27 @@ class HangingSMTP:
         while not self.stopped:
             try:
                 conn, _addr = self.sock.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
-            self.connections.append(conn)
+            with self.lock:
+                if self.stopped:
+                    conn.close()
+                    return
+                self.connections.append(conn)
 
     def close(self):
-        self.stopped = True
+        """Stop accepting and close every connection, including one accepted
+        while closing (a socket left to the garbage collector is a
+        ResourceWarning in whichever test happens to run next)."""
+        with self.lock:
+            self.stopped = True
+        self.thread.join(5)
         self.sock.close()
-        for conn in self.connections:
-            conn.close()
+        with self.lock:
+            for conn in self.connections:
+                conn.close()
 
 
 class Web:
