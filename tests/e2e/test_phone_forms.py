@@ -12,7 +12,7 @@ import models
 from services import idcard, matching
 from tests import imagegen
 from tests.e2e.phone import TAP_TIMER, focused, in_view, log_in, phone_page, slow_link
-from tests.factories import make_cohort, make_college, make_record, make_user, with_realname
+from tests.factories import PASSWORD, make_cohort, make_college, make_photo, make_record, make_user, with_realname
 
 SUMMARY = "请更正以下内容："
 
@@ -208,3 +208,40 @@ def test_resend_button_disabled_with_countdown(live_server, new_page, data, smtp
     first = page.locator("#wait").inner_text()
     assert re.fullmatch(r"[45]分\d+秒后可再次发送。", first), first
     expect(page.locator("#wait")).not_to_have_text(first, timeout=2500)  # it counts down
+
+
+def timed_tap(page, target):
+    """Tap and return the ms until the first in-flight sign (.htmx-request)."""
+    page.evaluate(
+        "() => { if (!window.__timerOn) { (%s)(); window.__timerOn = true; }"
+        " window.__tap = null; window.__busy = null; }" % TAP_TIMER
+    )
+    target.click()
+    page.wait_for_function("window.__busy !== null", timeout=3000)
+    return page.evaluate("window.__busy - window.__tap")
+
+
+def test_every_tap_of_the_journey_shows_progress_within_100_ms_on_a_slow_link(live_server, new_page, data):
+    """Log in, open the correction form, go back, confirm: on a 400 ms /
+    400 kbit/s link each tap shows its in-flight state within 100 ms."""
+    make_college()
+    make_cohort()
+    record = make_record(name="李明")
+    make_photo(live_server.app, record, seed=5)
+    user = with_realname(make_user("journey@example.edu"), record)
+    matching.link(user)
+    page = phone_page(new_page)
+    page.goto(live_server.url("/login"))
+    slow_link(page)
+    page.get_by_label("用户名（邮箱）").fill("journey@example.edu")
+    page.get_by_label("密码", exact=True).fill(PASSWORD)
+    taps = {"登录": timed_tap(page, page.get_by_role("button", name="登录", exact=True))}
+    expect(page).to_have_url(re.compile(r"/record$"), timeout=15_000)
+    taps["有误"] = timed_tap(page, page.get_by_role("button", name="有误", exact=True))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("勘误", timeout=15_000)
+    taps["返回我的学籍信息"] = timed_tap(page, page.get_by_role("link", name="返回我的学籍信息"))
+    expect(page).to_have_url(re.compile(r"/record$"), timeout=15_000)
+    taps["正确"] = timed_tap(page, page.get_by_role("button", name="正确", exact=True))
+    expect(page.locator("#flash")).to_contain_text("已确认", timeout=15_000)
+    print("tap → in-flight ms:", taps)
+    assert all(ms <= 100 for ms in taps.values()), taps
