@@ -12,7 +12,15 @@ import models
 from services import idcard, matching
 from tests import imagegen
 from tests.e2e.phone import TAP_TIMER, focused, in_view, log_in, phone_page, slow_link
-from tests.factories import PASSWORD, make_cohort, make_college, make_photo, make_record, make_user, with_realname
+from tests.factories import (
+    PASSWORD,
+    make_cohort,
+    make_college,
+    make_photo,
+    make_record,
+    make_user,
+    with_realname,
+)
 
 SUMMARY = "请更正以下内容："
 
@@ -212,10 +220,10 @@ def test_resend_button_disabled_with_countdown(live_server, new_page, data, smtp
 
 def timed_tap(page, target):
     """Tap and return the ms until the first in-flight sign (.htmx-request)."""
-    page.evaluate(
-        "() => { if (!window.__timerOn) { (%s)(); window.__timerOn = true; }"
-        " window.__tap = null; window.__busy = null; }" % TAP_TIMER
-    )
+    if not page.evaluate("window.__timerOn === true"):
+        page.evaluate(TAP_TIMER)
+        page.evaluate("window.__timerOn = true")
+    page.evaluate("window.__tap = null; window.__busy = null")
     target.click()
     page.wait_for_function("window.__busy !== null", timeout=3000)
     return page.evaluate("window.__busy - window.__tap")
