@@ -211,9 +211,14 @@ class Install:
 class Crowd:
     """Shared state of one run: who is next, what the server acknowledged."""
 
-    def __init__(self, students, staff, bases):
+    def __init__(self, students, staff, bases, over=0.0):
         self.queue = list(enumerate(students))
         self.total = len(students)
+        # --over: student k arrives k × interval seconds after the start (an
+        # open crowd at a given rate); 0 = everyone is already waiting.
+        self.interval = over / max(self.total, 1)
+        self.arrived = 0
+        self.start = time.monotonic()
         self.staff = list(staff)
         self.bases = bases
         self.done = 0
@@ -242,6 +247,10 @@ class Student(HttpUser):
         if not CROWD.queue:
             raise StopUser()
         n, email = CROWD.queue.pop()
+        due = CROWD.start + CROWD.arrived * CROWD.interval
+        CROWD.arrived += 1
+        if due > time.monotonic():
+            gevent.sleep(due - time.monotonic())
         base = CROWD.bases[n % len(CROWD.bases)]
         self.client.cookies.clear()
         try:
@@ -392,6 +401,13 @@ def main():
     parser.add_argument("--servers", type=int, default=1, help="gunicorn instances (default 1)")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers each (default 3)")
     parser.add_argument("--limit", type=int, default=600, help="give up after this many seconds")
+    parser.add_argument(
+        "--over",
+        type=float,
+        default=0,
+        help="spread the students' arrivals evenly over this many seconds (0: all at once, "
+        "a saturating crowd that measures capacity)",
+    )
     args = parser.parse_args()
 
     install = Install(args)
@@ -402,7 +418,7 @@ def main():
           f"{args.workers} worker(s) + 1 consumer", flush=True)  # fmt: skip
     install.start()
     try:
-        CROWD = Crowd(students, staff[: args.staff], install.bases)
+        CROWD = Crowd(students, staff[: args.staff], install.bases, args.over)
         env = Environment(user_classes=[Student, Staff])
         runner = env.create_local_runner()
         started = time.monotonic()
@@ -423,7 +439,8 @@ def main():
 def report(env, args, seconds, db):
     stats = env.stats
     print(f"\n== rush: {args.db}{' + Redis' if args.redis else ''}, {args.servers} server(s) × "
-          f"{args.workers} worker(s), {args.users} simultaneous students, {args.staff} staff")  # fmt: skip
+          f"{args.workers} worker(s), up to {args.users} simultaneous students, {args.staff} staff, "
+          + (f"arrivals spread over {args.over:.0f} s" if args.over else "all arriving at once"))  # fmt: skip
     print(f"students through the journey: {CROWD.done}/{CROWD.total} in {seconds:.0f} s "
           f"({CROWD.done / seconds:.1f}/s); requests: {stats.total.num_requests}, "
           f"errors: {stats.total.num_failures}")  # fmt: skip
