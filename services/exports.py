@@ -71,7 +71,6 @@ SKIP_REASONS = {
     "photo_unreadable": _l("confirmed, but the photo cannot be read"),
     "duplicate_id": _l("confirmed, but another record has the same ID number"),
 }
-UNREADABLE = "unreadable"
 # A formula-looking text cell would run in Excel (CSV injection): quote it.
 _FORMULA = re.compile(r"^[=+\-@\t\r]")
 _FILE_SAFE = re.compile(r"[^0-9A-Za-z]")
@@ -438,31 +437,3 @@ def _national_jpeg(source):
         return None, photos.national_jpeg(data)
     except photos.PhotoError:
         return "photo_unreadable", None
-
-
-def recheck_compliance(query=None, progress=None):
-    """Re-run the photo standard check on every photo's master; store the codes.
-
-    Returns {"checked": n, "problems": m}. A master that cannot be read is
-    stored as "unreadable". One UPDATE per photo whose result changed.
-    """
-    query = query if query is not None else Photo.select(Photo.id, Photo.key, Photo.compliance)
-    checked = flagged = 0
-    total = query.count() if progress else 0
-    for photo in query.order_by(Photo.id).iterator():
-        if progress and checked % 50 == 0:
-            progress(checked, total)
-        try:
-            try:
-                national = photostore.read(photo.key, "national")
-            except FileNotFoundError:
-                national = None  # stored before the variant existed: compliance makes it
-            codes = photos.compliance(photostore.read(photo.key, "master"), national)
-        except (FileNotFoundError, photos.PhotoError):
-            codes = [UNREADABLE]
-        value = ",".join(codes)
-        checked += 1
-        flagged += bool(codes)
-        if value != photo.compliance:
-            Photo.update(compliance=value).where(Photo.id == photo.id).execute()
-    return {"checked": checked, "problems": flagged}

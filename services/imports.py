@@ -344,14 +344,12 @@ PHOTOS_REPLACE = "photos-replace"
 
 def _execute(app, job):
     """Run the job's import; the ImportJob fields to store at its end."""
-    from services import import_photos, import_registry
+    from services import import_photos, import_registry, photos
 
     try:
         progress = _progress_writer(job.id)
         if job.kind == "compliance":
-            from services import exports
-
-            counts = exports.recheck_compliance(progress=progress)
+            counts = photos.recheck_compliance(progress=progress)
             with db.atomic():
                 AuditEvent.log("photo.compliance", actor=job.created_by, reason=str(counts))
             return {

@@ -5,7 +5,7 @@ Untrusted bytes are verified and decoded by ``services.photo_checks``
 This module crops portraits to 3:4 and encodes every variant within its
 byte budget (README, page budgets), merges ID-card pictures, makes the JPEG
 for the national registration and checks a master against the 2017
-diploma-photo standard.
+diploma-photo standard (``recheck_compliance`` re-checks every stored photo).
 """
 
 import hashlib
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageOps, ImageStat
 
+from models import Photo
+from services import photostore
 from services.photo_checks import ACCEPTED_FORMATS as ACCEPTED_FORMATS
 from services.photo_checks import WHITE, decode, too_small
 from services.photo_checks import PhotoError as PhotoError
@@ -314,6 +316,37 @@ def compliance(master: bytes, national: bytes | None = None) -> list[str]:
     if math.dist(left, right) > CORNER_TOLERANCE:
         problems.append("background_uneven")
     return problems
+
+
+UNREADABLE = "unreadable"  # the compliance code of a photo whose master cannot be read
+
+
+def recheck_compliance(query=None, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Re-run the photo standard check on every photo's master; store the codes.
+
+    Returns {"checked": n, "problems": m}. A master that cannot be read is
+    stored as "unreadable". One UPDATE per photo whose result changed.
+    """
+    query = query if query is not None else Photo.select(Photo.id, Photo.key, Photo.compliance)
+    checked = flagged = 0
+    total = query.count() if progress else 0
+    for photo in query.order_by(Photo.id).iterator():
+        if progress and checked % 50 == 0:
+            progress(checked, total)
+        try:
+            try:
+                national = photostore.read(photo.key, "national")
+            except FileNotFoundError:
+                national = None  # stored before the variant existed: compliance makes it
+            codes = compliance(photostore.read(photo.key, "master"), national)
+        except (FileNotFoundError, PhotoError):
+            codes = [UNREADABLE]
+        value = ",".join(codes)
+        checked += 1
+        flagged += bool(codes)
+        if value != photo.compliance:
+            Photo.update(compliance=value).where(Photo.id == photo.id).execute()
+    return {"checked": checked, "problems": flagged}
 
 
 def _add_grain(img, amplitude, rng, blur=1.0):
