@@ -26,6 +26,8 @@ from flask.templating import Environment
 from jinja2 import FileSystemBytecodeCache, nodes
 from jinja2.visitor import NodeTransformer
 
+from blueprints.i18n import locale_code
+
 GETTEXT_NAMES = ("_", "gettext")
 
 
@@ -55,8 +57,6 @@ class LocalizedEnvironment(Environment):
 
     def _load_template(self, name, globals):
         if self._by_locale is not None and has_app_context():
-            from blueprints.core import locale_code
-
             code = locale_code()
             if code in current_app.config["LANGUAGES"]:
                 return self.for_locale(code)._load_template(name, globals)

@@ -1,13 +1,13 @@
-"""Extension wiring, language choice, security headers, /healthz and /readyz."""
+"""Extension wiring (init_app), security headers, the cleaned request, and
+the "core" blueprint: /lang/<code>, /healthz and /readyz.
+
+The language itself is chosen in i18n.py; template filters are in templating.py.
+"""
 
 import datetime
-import functools
 
-import flask_babel
 import peewee
-from babel import Locale, support
-from flask import Blueprint, Request, current_app, g, has_request_context, redirect, request, url_for
-from flask_babel import Domain, get_locale
+from flask import Blueprint, Flask, Request, current_app, g, redirect, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.datastructures import ImmutableMultiDict
@@ -16,13 +16,14 @@ from werkzeug.utils import cached_property
 
 import models
 import tasks
+from blueprints import params, templating
+from blueprints.i18n import LANG_COOKIE, Catalogs, locale_code, select_locale
 from blueprints.web import safe_next
 from extensions import babel, compress, csrf, limiter, login_manager, mail, talisman
+from services import sessions
 from services.text import has_invisible, strip_invisible
 
 bp = Blueprint("core", __name__)
-
-LANG_COOKIE = "lang"
 
 CSP = {
     "default-src": "'self'",
@@ -34,93 +35,6 @@ CSP = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
-
-
-def select_locale():
-    """Footer choice (cookie) first, then the browser, then Chinese."""
-    if not has_request_context():  # CLI commands, background jobs
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
-    languages = current_app.config["LANGUAGES"]
-    chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in languages:
-        return chosen
-    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
-    if best and best.startswith("zh"):
-        return "zh_CN"
-    return best or current_app.config["BABEL_DEFAULT_LOCALE"]
-
-
-def locale_code(locale=None):
-    """Our code ('zh_CN', 'en') for a Babel locale (default: this request's).
-
-    Babel resolves 'zh_CN' to 'zh_Hans_CN'; our catalogs, cookies, templates
-    and User.locale use the short code from LANGUAGES.
-    """
-    if locale is None:
-        state = _babel_state()
-        # Flask-Babel keeps the request's (or the forced) locale there.
-        locale = getattr(state, "babel_locale", None) or get_locale()
-        if state is not None:
-            # Per request (and per forced locale): str(Locale) is slow.
-            cached = getattr(state, "gp_code", None)
-            if cached is not None and cached[0] is locale:
-                return cached[1]
-            code = _code_of(str(locale), tuple(current_app.config["LANGUAGES"]))
-            state.gp_code = (locale, code)
-            return code
-    return _code_of(str(locale), tuple(current_app.config["LANGUAGES"]))
-
-
-@functools.cache
-def _code_of(locale_name, languages):
-    # Locale.parse is slow and this runs for every translated string.
-    for code in languages:
-        if str(Locale.parse(code)) == locale_name:
-            return code
-    return locale_name
-
-
-def _babel_state():
-    """Flask-Babel's per-request namespace (None outside an app context).
-
-    Flask-Babel keeps the request's locale there, and `force_locale()` and
-    `refresh()` reset and restore its `babel_translations` slot, which
-    Catalogs uses as the request's resolved catalog.
-    """
-    return flask_babel._get_current_context()
-
-
-class Catalogs(Domain):
-    """Flask-Babel's domain, finding translations/zh_CN for Babel's zh_Hans_CN
-    (its own lookup searches only zh_Hans_CN and zh, so Chinese never loaded).
-
-    The catalog is resolved once per request, not once per string: every
-    `_()` after the first is one attribute read. Inside `force_locale()`
-    (mails in the recipient's language) Flask-Babel clears the slot, so the
-    forced language's catalog is resolved and then dropped on exit.
-    """
-
-    def get_translations(self):
-        state = _babel_state()
-        if state is None:
-            return support.NullTranslations()
-        translations = getattr(state, "babel_translations", None)
-        if translations is None:
-            translations = state.babel_translations = self._catalog(locale_code())
-        return translations
-
-    def _catalog(self, code):
-        key = (code, self.domain[0])
-        translations = self.cache.get(key)
-        if translations is None:
-            translations = support.Translations()
-            for dirname in self.translation_directories:
-                catalog = support.Translations.load(dirname, [code], self.domain[0])
-                translations.merge(catalog)
-                if hasattr(catalog, "plural"):
-                    translations.plural = catalog.plural
-            self.cache[key] = translations
-        return translations
 
 
 @bp.get("/lang/<code>")
@@ -208,69 +122,6 @@ def database_down(exc):
     return {"status": "error", "database": "unreachable"}, 503
 
 
-# Babel patterns whose output has only ASCII digits and separators in every
-# language: strftime gives the same text ten times faster (table rows).
-NUMERIC_PATTERNS = {"yyyy-MM-dd HH:mm": "%Y-%m-%d %H:%M", "yyyy-MM-dd": "%Y-%m-%d"}
-
-
-def datetimeformat(value=None, format=None, rebase=True):
-    """The `datetimeformat` filter (flask_babel.format_datetime), with a fast
-    path for the numeric patterns above."""
-    pattern = NUMERIC_PATTERNS.get(format)
-    if pattern is None or not isinstance(value, datetime.datetime) or value.year < 1000:
-        return flask_babel.format_datetime(value, format, rebase)
-    if rebase:
-        value = flask_babel.to_user_timezone(value)
-    return value.strftime(pattern)
-
-
-URL_SENTINEL = 987654321987654321
-
-
-def url_for_id(endpoint, name, value, **values):
-    """`url_for(endpoint, name=value, **values)` for one integer argument that
-    changes from row to row: the URL is built once per request with a
-    stand-in number and the row's number is put in its place (the same text,
-    without a routing build per row of a table)."""
-    patterns = g.setdefault("_url_patterns", {})
-    key = (endpoint, name, tuple(sorted(values.items())))
-    pattern = patterns.get(key)
-    if pattern is None:
-        pattern = patterns[key] = url_for(endpoint, **{name: URL_SENTINEL}, **values).split(
-            str(URL_SENTINEL), 1
-        )
-    return f"{pattern[0]}{int(value)}{pattern[1]}"
-
-
-URLS_MAX = 4096
-
-
-def template_url_for(endpoint, **values):
-    """`url_for` for templates, remembered per application.
-
-    A page's links are mostly the same strings on every request (navigation,
-    static files with their content hash, the record's photos): a routing
-    build costs ~10 µs, a look-up nothing. The key holds everything a
-    relative URL depends on here (the script root, the endpoint and its
-    values); external URLs, blueprint-relative endpoints and values that
-    cannot be a key are built every time, and the store stops growing at
-    URLS_MAX entries (`next=` values come from visitors).
-    """
-    if endpoint[0] == "." or any(name[0] == "_" for name in values):
-        return url_for(endpoint, **values)
-    try:
-        key = (request.script_root, endpoint, *sorted(values.items()))
-        urls = current_app.extensions["gradproof_urls"]
-        url = urls.get(key)
-    except TypeError:  # a value that cannot be a key
-        return url_for(endpoint, **values)
-    if url is None:
-        url = url_for(endpoint, **values)
-        if len(urls) < URLS_MAX:
-            urls[key] = url
-    return url
-
-
 class CleanRequest(Request):
     """Form values and query arguments without bidi controls, other invisible
     format characters or NULs (services.text): views and forms never see them."""
@@ -287,22 +138,16 @@ class CleanRequest(Request):
 def _cleaned(values):
     if not any(has_invisible(k) or has_invisible(v) for k, v in values.items(multi=True)):
         return values
-    return ImmutableMultiDict(
-        [(strip_invisible(k), strip_invisible(v)) for k, v in values.items(multi=True)]
-    )
+    return ImmutableMultiDict([(strip_invisible(k), strip_invisible(v)) for k, v in values.items(multi=True)])
 
 
 def load_user(user_id):
     """Flask-Login loader: the cookie's session id must name a live UserSession row."""
-    from services import sessions
-
     return sessions.load(user_id)
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Bind every extension to `app` with GradProof's settings."""
-    from blueprints import params
-
     params.init_app(app)
     app.request_class = CleanRequest
     if app.config["PROXY_FIX"]:
@@ -340,13 +185,7 @@ def init_app(app):
     app.register_error_handler(peewee.OperationalError, database_down)
     app.register_error_handler(peewee.InterfaceError, database_down)
 
-    from services.idcard import mask
-
-    app.jinja_env.filters["mask"] = mask
-    app.jinja_env.filters["datetimeformat"] = datetimeformat
-    app.jinja_env.globals["url_for_id"] = url_for_id
-    app.extensions["gradproof_urls"] = {}
-    app.jinja_env.globals["url_for"] = template_url_for
+    templating.init_app(app)
 
     @app.context_processor
     def _globals():

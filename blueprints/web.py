@@ -22,9 +22,13 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from jinja2_fragments.flask import render_block
 from wtforms.i18n import messages_path
+
+from blueprints.i18n import locale_code
 
 CSRF_EXPIRED = _l(
     "This form was open for too long and has expired. Your entries are kept; please submit again."
@@ -110,11 +114,6 @@ def render_public(template, make_context):
     string, a logged-in user, a flash message waiting, debug mode, a POST)
     renders as usual. `make_context()` builds the template's variables.
     """
-    from flask_login import current_user
-    from flask_wtf.csrf import generate_csrf
-
-    from blueprints.core import locale_code
-
     if (
         request.method != "GET"
         or request.args
@@ -237,13 +236,6 @@ class LiveForm(Form):
             self.validate(extra_validators)
             abort(make_response(render_template("_field.html", field=self[name])))
         return super().validate_on_submit(extra_validators)
-
-
-def page_arg():
-    """The `page` query parameter: 1 when absent, a 400 when not a page number (blueprints.params)."""
-    from blueprints.params import page_arg as checked
-
-    return checked()
 
 
 def page_count(total, size):

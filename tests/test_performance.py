@@ -140,7 +140,7 @@ def test_production_templates_compile_once_per_language_to_disk(app_factory, tmp
 def test_numeric_dates_match_babel_in_both_languages(app):
     import datetime
 
-    from blueprints.core import datetimeformat
+    from blueprints.templating import datetimeformat
 
     moments = [datetime.datetime(2027, 1, 1, 15, 59), datetime.datetime(2026, 12, 31, 16, 0, 30)]
     for lang in ("en", "zh_CN"):

@@ -14,8 +14,8 @@ from peewee import JOIN
 
 from blueprints.access import admin_view
 from blueprints.admin.common import PAGE_SIZE, actor
-from blueprints.params import to_date, to_id
-from blueprints.web import client_ip, page_arg, page_count, render
+from blueprints.params import page_arg, to_date, to_id
+from blueprints.web import client_ip, page_count, render
 from models import AuditEvent, User, db, utcnow
 from services.exports import guarded
 

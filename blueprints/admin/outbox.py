@@ -10,7 +10,8 @@ from flask_babel import lazy_gettext as _l
 from blueprints.access import admin_view
 from blueprints.admin.common import PAGE_SIZE, actor
 from blueprints.forms import ButtonForm
-from blueprints.web import client_ip, page_arg, page_count, render, safe_next, swap_or_redirect
+from blueprints.params import page_arg
+from blueprints.web import client_ip, page_count, render, safe_next, swap_or_redirect
 from models import AuditEvent, OutboxMail, db
 from services import mail
 

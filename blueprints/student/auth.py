@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
-from blueprints.core import locale_code
 from blueprints.forms import (
     ButtonForm,
     EmailForm,
@@ -18,6 +17,7 @@ from blueprints.forms import (
     RegisterForm,
     ResetForm,
 )
+from blueprints.i18n import locale_code
 from blueprints.web import client_ip, external_url, redirect_to, render, render_public, safe_next
 from extensions import limiter
 from services import accounts, sessions

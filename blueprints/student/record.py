@@ -13,7 +13,7 @@ from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
 from blueprints.access import may_see_photo, student_view
-from blueprints.core import locale_code
+from blueprints.i18n import locale_code
 from blueprints.params import to_date
 from blueprints.web import Form, client_ip, redirect_to, render
 from models import Photo, StaleRecord, db
