@@ -1,7 +1,9 @@
 """Account forms shared by the auth and account blueprints."""
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
+from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
@@ -10,6 +12,7 @@ from blueprints.web import Form, LiveForm
 from services import idcard, passwords
 
 REQUIRED = _l("This field is required.")
+PASSWORD_AGAIN = _l("Please type it again: passwords are never sent back to the page.")
 
 
 def checked_id_number(id_type, field):
@@ -18,6 +21,17 @@ def checked_id_number(id_type, field):
         field.data = idcard.validate(id_type, field.data or "")
     except idcard.IdNumberError as exc:
         raise ValidationError(exc.message) from None
+
+
+def ask_passwords_again(form: FlaskForm, names: tuple[str, ...] = ("password", "confirm")) -> None:
+    """A form shown again after a full POST comes back with empty password
+    fields (unless the browser refills them): name each one to fill again."""
+    if request.method != "POST" or not form.errors:
+        return
+    for name in names:
+        field = form[name]
+        if field.data and not field.errors:
+            field.errors = [*field.errors, PASSWORD_AGAIN]
 
 
 def choices(pairs):

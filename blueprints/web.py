@@ -29,6 +29,7 @@ from jinja2_fragments.flask import render_block
 from wtforms.i18n import messages_path
 
 from blueprints.i18n import locale_code
+from extensions import limiter
 
 CSRF_EXPIRED = _l(
     "This form was open for too long and has expired. Your entries are kept; please submit again."
@@ -135,6 +136,14 @@ def render_public(template, make_context):
     response = make_response(page.replace(CSRF_HOLE, token))
     response.vary.add("HX-Request")
     return response
+
+
+def limit_posts(key):
+    """A per-address rate limit on POSTs, read from config `key` at request
+    time; inline validation (`_field`, see LiveForm) does not count."""
+    return limiter.limit(
+        lambda: current_app.config[key], methods=["POST"], exempt_when=lambda: "_field" in request.form
+    )
 
 
 def redirect_to(endpoint, **values):

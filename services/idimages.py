@@ -130,10 +130,21 @@ def write(key, data):
         raise
 
 
+def store_upload(front, back=None):
+    """Check and merge uploaded sides (`prepare`) and write them; returns the new key.
+
+    Raises photos.PhotoError before anything is written when a picture is not usable.
+    """
+    picture = prepare(front, back)
+    key = new_key()
+    write(key, picture)
+    return key
+
+
 def store(front, back=None):
     """Merge trusted pictures (demo data, tests) and write them; returns the new key.
 
-    Uploads go through `prepare` and services.requests instead.
+    Uploads go through `store_upload` instead.
     """
     key = new_key()
     write(key, photos.merge_id_images(front, back))

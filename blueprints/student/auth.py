@@ -1,7 +1,6 @@
-"""Register, activate, log in/out, recover a password (the first steps of a student)."""
-
-import secrets
-import time
+"""Log in and out and get back in: the start page (/), /login, /logout,
+/activate/<token>, /forgot-password, /reset/<token>, /forgot-username and
+/terms. Registration (/register/...) is in signup.py."""
 
 from flask import Blueprint, current_app, flash, redirect, request, session
 from flask_babel import gettext as _
@@ -13,13 +12,12 @@ from blueprints.forms import (
     EmailForm,
     ForgotUsernameForm,
     LoginForm,
-    NewAddressForm,
-    RegisterForm,
     ResetForm,
+    ask_passwords_again,
 )
-from blueprints.i18n import locale_code
-from blueprints.web import client_ip, external_url, redirect_to, render, render_public, safe_next
-from extensions import limiter
+from blueprints.student.signup import remember_signup
+from blueprints.web import client_ip, external_url, limit_posts, redirect_to, render, render_public, safe_next
+from models import User
 from services import accounts, sessions
 from services.accounts import ACTIVATE
 
@@ -50,54 +48,6 @@ def login_problem(problem):
     return LOGIN_PROBLEMS[problem]
 
 
-def limit(key):
-    """A per-IP limit read from config at request time (POST only)."""
-    return limiter.limit(
-        lambda: current_app.config[key], methods=["POST"], exempt_when=lambda: "_field" in request.form
-    )
-
-
-def remember_signup(email, user=None):
-    """Session state of the waiting page, shaped the same for new and taken
-    addresses: the address, a nonce, and when the mail went out."""
-    if user is not None:
-        nonce = accounts.issue_token(user, "signup", accounts.activation_hours())
-    else:
-        nonce = secrets.token_urlsafe(32)
-    session["signup"] = {"email": email, "nonce": nonce, "at": time.time()}
-
-
-def resend_wait(state, user):
-    """Seconds before the waiting page may send another mail."""
-    if user is not None:
-        return accounts.seconds_until_resend(user)
-    return accounts.seconds_until_resend(last_sent_epoch=state["at"])
-
-
-# Two submits of one mail-sending form this close together are one request.
-DOUBLE_TAP_SECONDS = 15
-
-PASSWORD_AGAIN = _l("Please type it again: passwords are never sent back to the page.")
-
-
-def ask_passwords_again(form, names=("password", "confirm")):
-    """A form shown again after a full POST comes back with empty password
-    fields (unless the browser refills them): name each one to fill again."""
-    if request.method != "POST" or not form.errors:
-        return
-    for name in names:
-        field = form[name]
-        if field.data and not field.errors:
-            field.errors = [*field.errors, PASSWORD_AGAIN]
-
-
-def signup_user():
-    """The unactivated account bound to this browser's waiting page, if any."""
-    state = session.get("signup") or {}
-    token, _problem = accounts.check_token(state.get("nonce"), "signup")
-    return token.user if token else None
-
-
 @bp.get("/")
 def home():
     """Logged-in users go to their next step, everyone else to the login page."""
@@ -108,112 +58,8 @@ def home():
     return redirect_to(HOME_BY_ROLE.get(current_user.role, "student.account.index"))
 
 
-@bp.route("/register", methods=["GET", "POST"])
-@limit("RATELIMIT_REGISTER")
-def register():
-    """Step 1: e-mail, password twice, terms."""
-    form = RegisterForm()
-    if form.validate_on_submit():
-        user = accounts.register(
-            form.email.data, form.password.data, locale=current_locale(), link=external_url, ip=client_ip()
-        )
-        remember_signup(form.email.data, user)
-        return redirect_to("student.auth.sent")
-    ask_passwords_again(form)
-    return render("auth/register.html", form=form)
-
-
-@bp.get("/register/sent")
-def sent():
-    """Step 2: the waiting page (resend, wrong address, spam hint)."""
-    state = session.get("signup")
-    if not state:
-        return redirect_to("student.auth.register")
-    return render_sent(state)
-
-
-def render_sent(state, status=200):
-    user = signup_user()
-    if user is not None and user.is_activated:
-        flash(_("Your account is already activated. Please log in."), "info")
-        return redirect_to("student.auth.login")
-    return render(
-        "auth/sent.html",
-        status=status,
-        email=state["email"],
-        wait=resend_wait(state, user),
-        resend_form=ButtonForm(),
-        address_form=NewAddressForm(),
-    )
-
-
-@bp.post("/register/resend")
-@limit("RATELIMIT_MAIL")
-def resend():
-    """Resend the activation mail, at most once every 5 minutes."""
-    state = session.get("signup")
-    form = ButtonForm()
-    if not state:
-        return redirect_to("student.auth.register")
-    if not form.validate_on_submit():
-        return render_sent(state, status=400)
-    user = signup_user()
-    if resend_wait(state, user) > current_app.config["RESEND_MINUTES"] * 60 - DOUBLE_TAP_SECONDS:
-        # A second tap of the same button (or a resent form): the first one
-        # has just sent the mail; answer as it did, not with an error.
-        return redirect_to("student.auth.sent")
-    if user is not None:
-        wait = accounts.resend_activation(user, external_url, ip=client_ip())
-    else:
-        wait = resend_wait(state, None)
-        if not wait:
-            accounts.resend_existing_notice(state["email"], external_url)
-    if wait:
-        flash(
-            _(
-                "Please wait %(min)d min %(sec)d s before asking for another mail.",
-                min=wait // 60,
-                sec=wait % 60,
-            ),
-            "error",
-        )
-    else:
-        state["at"] = time.time()
-        session["signup"] = state
-        flash(_("We have sent the mail again."), "success")
-    return redirect_to("student.auth.sent")
-
-
-@bp.post("/register/address")
-@limit("RATELIMIT_MAIL")
-def change_address():
-    """'Wrong address? Register again': replace the unactivated address."""
-    state = session.get("signup")
-    if not state:
-        return redirect_to("student.auth.register")
-    form = NewAddressForm()
-    if not form.validate_on_submit():
-        return render(
-            "auth/sent.html",
-            status=400,
-            email=state["email"],
-            wait=0,
-            resend_form=ButtonForm(),
-            address_form=form,
-        )
-    user = signup_user()
-    moved = None
-    if user is not None:
-        moved = accounts.change_pending_address(user, form.new_email.data, external_url, ip=client_ip())
-    else:
-        accounts.resend_existing_notice(form.new_email.data, external_url)
-    remember_signup(form.new_email.data, moved)
-    flash(_("We have sent a new activation mail. The old link no longer works."), "success")
-    return redirect_to("student.auth.sent")
-
-
 @bp.route("/activate/<token>", methods=["GET", "POST"])
-@limit("RATELIMIT_LOGIN")
+@limit_posts("RATELIMIT_LOGIN")
 def activate(token):
     """Opening the link shows a button; only the POST activates (mail scanners GET)."""
     form = ButtonForm()
@@ -228,14 +74,14 @@ def activate(token):
     return render("auth/activate.html", status=status, form=form, problem=TOKEN_PROBLEMS.get(problem))
 
 
-def start_session(user, remember=False):
+def start_session(user: User, remember: bool = False) -> None:
     """Log in on a fresh session (no fixation) with its own UserSession row."""
     session.clear()
     sessions.start(user, remember=remember, user_agent=request.user_agent.string, ip=client_ip())
     login_user(user, remember=remember)
 
 
-def end_session():
+def end_session() -> None:
     """Log out: delete this session's row, then the cookies."""
     if current_user.is_authenticated:
         sessions.end(current_user.get_id())
@@ -244,7 +90,7 @@ def end_session():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limit("RATELIMIT_LOGIN")
+@limit_posts("RATELIMIT_LOGIN")
 def login():
     """Step 4: e-mail and password, with per-address lockout."""
     if request.method == "GET":
@@ -262,7 +108,7 @@ def login():
                 ),
                 "info",
             )
-            return redirect_to("student.auth.sent")
+            return redirect_to("student.signup.sent")
         if problem is None:
             next_url = safe_next(request.args.get("next"))
             start_session(user, remember=form.remember.data)
@@ -283,7 +129,7 @@ def logout():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@limit("RATELIMIT_MAIL")
+@limit_posts("RATELIMIT_MAIL")
 def forgot_password():
     """Always the same answer, whether or not the address has an account."""
     form = EmailForm()
@@ -294,7 +140,7 @@ def forgot_password():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
-@limit("RATELIMIT_LOGIN")
+@limit_posts("RATELIMIT_LOGIN")
 def reset_password(token):
     """Choose a new password from a 30-minute, single-use link."""
     found, problem = accounts.check_token(token, accounts.RESET)
@@ -318,7 +164,7 @@ def reset_password(token):
 
 
 @bp.route("/forgot-username", methods=["GET", "POST"])
-@limit("RATELIMIT_MAIL")
+@limit_posts("RATELIMIT_MAIL")
 def forgot_username():
     """Recover the username by real name + ID number (answer only by mail)."""
     form = ForgotUsernameForm()
@@ -334,8 +180,3 @@ def forgot_username():
 def terms():
     """The terms of service the registration form links to."""
     return render("auth/terms.html")
-
-
-def current_locale():
-    """The language code stored with an account for its mails ('zh_CN', 'en')."""
-    return locale_code()
