@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from models import AuditEvent, PhotoHistory, Record, db
 from prepared import Param, Prepared
+from services.vocab import STAFF_ROLES, Role
 
 # Asked for every photo a page shows.
 _ATTACHED = Prepared(Record.select(Record.college, Record.account).where(Record.photo == Param("photo")))
@@ -36,14 +37,14 @@ def role_required(*roles):
     return decorator
 
 
-student_view = role_required("student")
-staff_view = role_required("staff", "admin")
-admin_view = role_required("admin")
+student_view = role_required(Role.STUDENT)
+staff_view = role_required(*STAFF_ROLES)
+admin_view = role_required(Role.ADMIN)
 
 
 def scope_for(user):
     """None for admins (every college), the staff member's college id otherwise (0: none)."""
-    return None if user.role == "admin" else (user.college_id or 0)
+    return None if user.role == Role.ADMIN else (user.college_id or 0)
 
 
 def college_scope(query, college_field):
@@ -64,10 +65,10 @@ def may_see_photo(photo):
     seen by admins and by staff of the college its file name or manifest
     points to, or of a record that carried it before.
     """
-    if current_user.role == "admin":
+    if current_user.role == Role.ADMIN:
         return True
     attached = list(_ATTACHED.execute(photo=photo))
-    if current_user.role == "staff":
+    if current_user.role == Role.STAFF:
         college = current_user.college_id
         if college is None:
             return False
@@ -84,9 +85,9 @@ def may_see_photo(photo):
 
 def may_see_request(found):
     """The student who filed it, staff of its college, admins."""
-    if current_user.role == "admin":
+    if current_user.role == Role.ADMIN:
         return True
-    if current_user.role == "staff":
+    if current_user.role == Role.STAFF:
         return found.college_id is not None and found.college_id == current_user.college_id
     return found.user_id == current_user.id
 
@@ -97,7 +98,7 @@ READ_ID_NUMBER, READ_ID_PICTURE = "read.id_number", "read.id_picture"
 
 def audit_read(action, target):
     """Record that staff (or an admin) saw a full ID number or an ID-card picture."""
-    if current_user.is_authenticated and current_user.role in ("staff", "admin"):
+    if current_user.is_authenticated and current_user.role in STAFF_ROLES:
         with db.atomic():
             AuditEvent.log(
                 action, actor=current_user._get_current_object(), target=target, ip=request.remote_addr or ""

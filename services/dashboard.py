@@ -7,26 +7,13 @@ query per college or per row.
 
 from dataclasses import dataclass, field
 
-from flask_babel import lazy_gettext as _l
 from peewee import JOIN, fn
 
 from models import STATUSES, Cohort, College, Record, Request
+from services.vocab import DONE, RECORD_STATUS_LABELS, RequestKind, RequestStatus
 
-DONE = ("confirmed", "confirmed_offline")
-QUEUE_KINDS = ("correction", "id_change", "id_dispute")
-STATUS_LABELS = {
-    "unregistered": _l("Unregistered"),
-    "pending": _l("Pending"),
-    "confirmed": _l("Confirmed"),
-    "confirmed_offline": _l("Confirmed offline"),
-    "correction_requested": _l("Correction requested"),
-    "corrected": _l("Corrected"),
-}
-QUEUE_LABELS = {
-    "correction": _l("Corrections"),
-    "id_change": _l("ID change requests"),
-    "id_dispute": _l("ID disputes"),
-}
+# Until services.exports and blueprints.staff.records import them from services.vocab.
+STATUS_LABELS = RECORD_STATUS_LABELS
 
 
 @dataclass
@@ -84,12 +71,12 @@ def open_queue_sizes(college_id=None):
     """{kind: number of open requests} for every queue kind (zeros included)."""
     query = (
         Request.select(Request.kind, fn.COUNT(Request.id))
-        .where(Request.status == "open")
+        .where(Request.status == RequestStatus.OPEN)
         .group_by(Request.kind)
     )
     if college_id is not None:
         query = query.where(Request.college == college_id)
-    sizes = dict.fromkeys(QUEUE_KINDS, 0)
+    sizes = dict.fromkeys(RequestKind, 0)
     sizes.update(dict(query.tuples()))
     return sizes
 

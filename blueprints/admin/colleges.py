@@ -16,6 +16,7 @@ from blueprints.admin.common import TOO_LONG, save, stripped
 from blueprints.forms import REQUIRED
 from blueprints.web import Form, redirect_to, render, swap_or_redirect
 from models import College, Record, User
+from services.vocab import Role
 
 bp = Blueprint("colleges", __name__, url_prefix="/colleges")
 
@@ -44,7 +45,7 @@ COLLEGE_FIELDS = ("code", "name", "office_contact")
 def college_rows():
     """Colleges with their numbers of records and staff (one query)."""
     records = Record.select(fn.COUNT(Record.id)).where(Record.college == College.id)
-    staff = User.select(fn.COUNT(User.id)).where((User.college == College.id) & (User.role == "staff"))
+    staff = User.select(fn.COUNT(User.id)).where((User.college == College.id) & (User.role == Role.STAFF))
     return College.select(College, records.alias("record_count"), staff.alias("staff_count")).order_by(
         College.code
     )

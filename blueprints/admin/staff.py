@@ -21,6 +21,7 @@ from extensions import limiter
 from models import AuditEvent, College, User
 from services import staff_accounts
 from services.staff_accounts import AccountError
+from services.vocab import STAFF_ROLES, Role
 
 bp = Blueprint("staff", __name__)
 
@@ -84,7 +85,7 @@ def staff_rows():
             JOIN.LEFT_OUTER,
             on=((AuditEvent.actor == User.id) & (AuditEvent.action == "login")),
         )
-        .where(User.role == "staff")
+        .where(User.role == Role.STAFF)
         .group_by(User, College)
     )
 
@@ -109,7 +110,7 @@ def staff_page(status=200, **page):
     return render("manage/staff.html", status=status, **page_context(**page))
 
 
-def target(user_id, roles=("staff", "admin")):
+def target(user_id, roles=STAFF_ROLES):
     """A staff (or admin) account by id, else 404."""
     user = User.get_or_none((User.id == user_id) & User.role.in_(roles))
     if user is None:
@@ -164,7 +165,7 @@ def invite():
 @admin_view
 def reinvite(user_id):
     """Send a new invitation to someone who has not chosen a password yet."""
-    user = target(user_id, roles=("staff",))
+    user = target(user_id, roles=(Role.STAFF,))
     if not ButtonForm().validate_on_submit():
         return row_result(user.id, _("The form has expired. Please try again."))
     try:
@@ -209,7 +210,7 @@ def enable(user_id):
 @admin_view
 def change_college(user_id):
     """Move a staff member to another college."""
-    user = target(user_id, roles=("staff",))
+    user = target(user_id, roles=(Role.STAFF,))
     form = ChangeCollegeForm().fill_colleges()
     if not form.validate_on_submit():
         return row_result(user.id, " ".join(str(e) for e in form.college.errors + form.form_errors))

@@ -11,7 +11,7 @@ from blueprints.forms import ButtonForm
 from blueprints.web import redirect_to, render
 from models import ImportJob, db
 from services import dashboard as board
-from services.dashboard import STATUS_LABELS
+from services.vocab import QUEUE_LABELS, RECORD_STATUS_LABELS
 
 bp = Blueprint("dashboard", __name__)
 
@@ -32,8 +32,8 @@ def index():
         rows=rows,
         totals=totals,
         queues=board.open_queue_sizes(scope),
-        queue_labels=board.QUEUE_LABELS,
-        statuses=list(STATUS_LABELS),
+        queue_labels=QUEUE_LABELS,
+        statuses=list(RECORD_STATUS_LABELS),
         days_to_recheck=board.days_to_recheck(cohort) if cohort else None,
     )
 

@@ -20,11 +20,12 @@ from blueprints.web import client_ip, external_url, limit_posts, redirect_to, re
 from models import User
 from services import accounts, sessions
 from services.accounts import ACTIVATE
+from services.vocab import STAFF_ROLES, Role
 
 bp = Blueprint("auth", __name__)
 
 # Where staff and admins land; students go to their record (or the step before it).
-HOME_BY_ROLE = {"staff": "staff.dashboard.index", "admin": "staff.dashboard.index"}
+HOME_BY_ROLE = dict.fromkeys(STAFF_ROLES, "staff.dashboard.index")
 
 TOKEN_PROBLEMS = {
     "invalid": _l("This link is not valid. Please use the newest mail, or ask for a new link."),
@@ -53,7 +54,7 @@ def home():
     """Logged-in users go to their next step, everyone else to the login page."""
     if not current_user.is_authenticated:
         return redirect_to("student.auth.login")
-    if current_user.role == "student":
+    if current_user.role == Role.STUDENT:
         return redirect_to("student.record.index")
     return redirect_to(HOME_BY_ROLE.get(current_user.role, "student.account.index"))
 
