@@ -66,6 +66,11 @@ def test_row_is_one_line_with_a_40x53_thumbnail_file(app, world):
         os.remove(photostore.path(models.Photo.get_by_id(photo_id).key, "mini"))
     r = staff.get(f"/photo/{photo_id}/mini", headers={"Cache-Control": "no-cache"})
     assert r.status_code == 200 and Image.open(io.BytesIO(r.data)).size == (40, 53)
+    # A screen of 1.5 device pixels per CSS pixel or more (a phone, a laptop
+    # at 150 %) gets the 60×80 thumbnail instead: sharp, not upscaled.
+    assert f'srcset="/photo/{photo_id}/thumb 1.5x"' in row
+    r = staff.get(f"/photo/{photo_id}/thumb")
+    assert r.status_code == 200 and Image.open(io.BytesIO(r.data)).size == (60, 80) and len(r.data) <= 2500
     # Targets are inherited from the table: at most two hx-* attributes a row.
     assert row.count(" hx-") <= 2 and 'hx-target:inherited="closest tbody"' in html
 
