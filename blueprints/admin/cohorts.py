@@ -9,7 +9,7 @@ import datetime
 import functools
 import zoneinfo
 
-from flask import Blueprint, abort, flash, url_for
+from flask import Blueprint
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
@@ -20,9 +20,9 @@ from wtforms.widgets import DateInput
 
 from blueprints import params
 from blueprints.access import admin_view
-from blueprints.admin.common import ISO_DATE, TOO_LONG, save, stripped
+from blueprints.admin.common import ISO_DATE, TOO_LONG, InlineTable, stripped
 from blueprints.forms import REQUIRED
-from blueprints.web import Form, redirect_to, render, swap_or_redirect
+from blueprints.web import Form
 from models import Cohort, Record
 
 bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
@@ -130,82 +130,52 @@ def cohort_rows():
     )
 
 
-def cohort_row(cohort_id):
-    row = cohort_rows().where(Cohort.id == cohort_id).first()
-    if row is None:
-        abort(404)
-    return row
+def duplicate_name(form):
+    form.name.errors.append(_("A cohort with this name already exists."))
 
 
-ROW = "manage/_cohort_row.html"
-
-
-def page_context(form=None, editing=None, edit_form=None):
-    """The list with the add form; `editing` is the id of the row shown as a form."""
-    return dict(
-        cohorts=list(cohort_rows()),
-        form=form or CohortForm(formdata=None),
-        editing=editing,
-        edit_form=edit_form,
-    )
-
-
-def cohorts_page(status=200, **page):
-    return render("manage/cohorts.html", status=status, **page_context(**page))
+table = InlineTable(
+    "cohort",
+    Cohort,
+    CohortForm,
+    COHORT_FIELDS,
+    cohort_rows,
+    added=lambda form: _("Cohort %(name)s added.", name=form.name.data),
+    saved=lambda form: _("Cohort %(name)s saved.", name=form.name.data),
+    duplicate=duplicate_name,
+)
 
 
 @bp.get("")
 @admin_view
 def index():
     """Cohorts with their deadlines, phase and number of records."""
-    return cohorts_page()
+    return table.page()
 
 
 @bp.post("")
 @admin_view
 def create():
     """Add a cohort."""
-    form = CohortForm()
-    if form.validate_on_submit():
-        if save(Cohort, form, COHORT_FIELDS):
-            flash(_("Cohort %(name)s added.", name=form.name.data), "success")
-            return redirect_to("admin.cohorts.index")
-        form.name.errors.append(_("A cohort with this name already exists."))
-    return cohorts_page(400, form=form)
+    return table.create()
 
 
 @bp.get("/<int:cohort_id>/edit")
 @admin_view
 def edit(cohort_id):
     """The row as a form: alone for htmx, inside the page otherwise."""
-    cohort = cohort_row(cohort_id)
-    form = CohortForm(obj=cohort)
-    page = functools.partial(page_context, editing=cohort.id, edit_form=form)
-    return render("manage/cohorts.html", partial=ROW, page_ctx=page, c=cohort, row_form=form)
+    return table.edit(cohort_id)
 
 
 @bp.get("/<int:cohort_id>")
 @admin_view
 def row(cohort_id):
     """The row as shown (htmx "cancel"); without htmx, the list."""
-    return swap_or_redirect(url_for("admin.cohorts.index"), ROW, c=cohort_row(cohort_id), row_form=None)
+    return table.row(cohort_id)
 
 
 @bp.post("/<int:cohort_id>")
 @admin_view
 def update(cohort_id):
     """Save a cohort's name, deadlines and time zone."""
-    found = cohort_row(cohort_id)
-    form = CohortForm()
-    if form.validate_on_submit():
-        if save(Cohort, form, COHORT_FIELDS, obj=found):
-            return swap_or_redirect(
-                url_for("admin.cohorts.index"),
-                ROW,
-                flash_message=_("Cohort %(name)s saved.", name=form.name.data),
-                c=cohort_row(cohort_id),
-                row_form=None,
-            )
-        form.name.errors.append(_("A cohort with this name already exists."))
-    page = functools.partial(page_context, editing=found.id, edit_form=form)
-    return render("manage/cohorts.html", partial=ROW, page_ctx=page, status=400, c=found, row_form=form)
+    return table.update(cohort_id)

@@ -1,9 +1,7 @@
 """Colleges (admin): code, name, the office contact students are shown,
 numbers of records and staff; edited in place like cohorts."""
 
-import functools
-
-from flask import Blueprint, abort, flash, url_for
+from flask import Blueprint
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
@@ -12,9 +10,9 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from blueprints.access import admin_view
-from blueprints.admin.common import TOO_LONG, save, stripped
+from blueprints.admin.common import TOO_LONG, InlineTable, stripped
 from blueprints.forms import REQUIRED
-from blueprints.web import Form, redirect_to, render, swap_or_redirect
+from blueprints.web import Form
 from models import College, Record, User
 from services.vocab import Role
 
@@ -29,7 +27,9 @@ class CollegeForm(Form):
         description=_l("A short code. A registry file may name the college by this code or by its name."),
     )
     name = StringField(
-        lazy_pgettext("college", "Name"), validators=[DataRequired(REQUIRED), Length(max=100, message=TOO_LONG)], filters=[stripped]
+        lazy_pgettext("college", "Name"),
+        validators=[DataRequired(REQUIRED), Length(max=100, message=TOO_LONG)],
+        filters=[stripped],
     )
     office_contact = TextAreaField(
         _l("Office contact"),
@@ -51,13 +51,6 @@ def college_rows():
     )
 
 
-def college_row(college_id):
-    row = college_rows().where(College.id == college_id).first()
-    if row is None:
-        abort(404)
-    return row
-
-
 def check_college_unique(form, college_id=None):
     """Field errors for a code or name another college has; True when both are free."""
     for name, message in (
@@ -72,75 +65,53 @@ def check_college_unique(form, college_id=None):
     return not (form.code.errors or form.name.errors)
 
 
-ROW = "manage/_college_row.html"
+def duplicate_college(form):
+    form.form_errors.append(_("Another college has this code or name."))
 
 
-def page_context(form=None, editing=None, edit_form=None):
-    """The list with the add form; `editing` is the id of the row shown as a form."""
-    return dict(
-        colleges=list(college_rows()),
-        form=form or CollegeForm(formdata=None),
-        editing=editing,
-        edit_form=edit_form,
-    )
-
-
-def colleges_page(status=200, **page):
-    return render("manage/colleges.html", status=status, **page_context(**page))
+table = InlineTable(
+    "college",
+    College,
+    CollegeForm,
+    COLLEGE_FIELDS,
+    college_rows,
+    added=lambda form: _("College %(name)s added.", name=form.name.data),
+    saved=lambda form: _("College %(name)s saved.", name=form.name.data),
+    duplicate=duplicate_college,
+    check=check_college_unique,
+)
 
 
 @bp.get("")
 @admin_view
 def index():
     """Colleges with their office contact and numbers of records and staff."""
-    return colleges_page()
+    return table.page()
 
 
 @bp.post("")
 @admin_view
 def create():
     """Add a college."""
-    form = CollegeForm()
-    if form.validate_on_submit() and check_college_unique(form):
-        if save(College, form, COLLEGE_FIELDS):
-            flash(_("College %(name)s added.", name=form.name.data), "success")
-            return redirect_to("admin.colleges.index")
-        form.form_errors.append(_("Another college has this code or name."))
-    return colleges_page(400, form=form)
+    return table.create()
 
 
 @bp.get("/<int:college_id>/edit")
 @admin_view
 def edit(college_id):
     """The row as a form: alone for htmx, inside the page otherwise."""
-    college = college_row(college_id)
-    form = CollegeForm(obj=college)
-    page = functools.partial(page_context, editing=college.id, edit_form=form)
-    return render("manage/colleges.html", partial=ROW, page_ctx=page, c=college, row_form=form)
+    return table.edit(college_id)
 
 
 @bp.get("/<int:college_id>")
 @admin_view
 def row(college_id):
     """The row as shown (htmx "cancel"); without htmx, the list."""
-    return swap_or_redirect(url_for("admin.colleges.index"), ROW, c=college_row(college_id), row_form=None)
+    return table.row(college_id)
 
 
 @bp.post("/<int:college_id>")
 @admin_view
 def update(college_id):
     """Save a college's code, name and office contact."""
-    found = college_row(college_id)
-    form = CollegeForm()
-    if form.validate_on_submit() and check_college_unique(form, found.id):
-        if save(College, form, COLLEGE_FIELDS, obj=found):
-            return swap_or_redirect(
-                url_for("admin.colleges.index"),
-                ROW,
-                flash_message=_("College %(name)s saved.", name=form.name.data),
-                c=college_row(college_id),
-                row_form=None,
-            )
-        form.form_errors.append(_("Another college has this code or name."))
-    page = functools.partial(page_context, editing=found.id, edit_form=form)
-    return render("manage/colleges.html", partial=ROW, page_ctx=page, status=400, c=found, row_form=form)
+    return table.update(college_id)

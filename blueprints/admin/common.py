@@ -1,21 +1,26 @@
-"""What several admin pages share: limits, the acting admin, and saving a
-form with its audit event."""
+"""What several admin pages share: limits, the acting admin, and the
+in-place editing of table rows (InlineTable: cohorts and colleges)."""
 
+import functools
 import re
+from collections.abc import Callable
 
+from flask import abort, flash, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from peewee import IntegrityError
+from peewee import Model, Select
+from werkzeug import Response
 
-from blueprints.web import client_ip
-from models import AuditEvent, db
+from blueprints.web import Form, client_ip, redirect_to, render, swap_or_redirect
+from models import User
+from services import admin_tables
 
 PAGE_SIZE = 50
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 TOO_LONG = _l("At most %(max)d characters.")
 
 
-def actor():
+def actor() -> User:
     return current_user._get_current_object()
 
 
@@ -23,39 +28,108 @@ def stripped(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def changes_of(obj, form, names):
-    """{field: (old, new)} for the fields the form changes."""
-    found = {}
-    for name in names:
-        old, new = getattr(obj, name), form[name].data
-        if old != new:
-            found[name] = (old, new)
-    return found
+class InlineTable:
+    """An admin list whose rows are edited in place (cohorts, colleges).
 
+    "Edit" swaps the row's form in (htmx) or shows the page with that row
+    open (no JavaScript); a valid POST returns the row as shown, or
+    redirects to the list with 303. Every row goes through one partial,
+    manage/_inline_row.html; `row_template` gives it the row's cells.
 
-def describe(changes):
-    return "; ".join(f"{name}: {old} → {new}" for name, (old, new) in changes.items())
+    `kind` names the rest: the blueprint admin.<kind>s with the endpoints
+    index, create, edit, row and update (argument <kind>_id), the page
+    manage/<kind>s.html listing `<kind>s`, and row ids "<kind>-<id>".
+    `check(form, obj_id)` adds field errors beyond the form's own;
+    `duplicate(form)` records that the database refused a duplicate.
+    """
 
+    def __init__(
+        self,
+        kind: str,
+        model: type[Model],
+        form: type[Form],
+        fields: tuple[str, ...],
+        rows: Callable[[], Select],
+        *,
+        added: Callable[[Form], str],
+        saved: Callable[[Form], str],
+        duplicate: Callable[[Form], None],
+        check: Callable[[Form, int | None], bool] = lambda form, obj_id: True,
+    ):
+        self.kind, self.model, self.form, self.fields, self.rows = kind, model, form, fields, rows
+        self.added, self.saved, self.duplicate, self.check = added, saved, duplicate, check
+        self.page_template = f"manage/{kind}s.html"
+        self.row_template = f"manage/_{kind}_row.html"
 
-def save(model, form, names, obj=None):
-    """Create or update from a valid form, with its audit event; False on a duplicate."""
-    kind = model.__name__.lower()
-    try:
-        with db.atomic():
-            if obj is None:
-                values = {name: form[name].data for name in names}
-                obj = model.create(**values)
-                reason = "; ".join(f"{n}: {v}" for n, v in values.items())
-                AuditEvent.log(f"{kind}.create", actor=actor(), target=obj, ip=client_ip(), reason=reason)
-            else:
-                changes = changes_of(obj, form, names)
-                if changes:
-                    model.update({n: new for n, (_old, new) in changes.items()}).where(
-                        model.id == obj.id
-                    ).execute()
-                    AuditEvent.log(
-                        f"{kind}.update", actor=actor(), target=obj, ip=client_ip(), reason=describe(changes)
-                    )
-    except IntegrityError:
-        return False
-    return True
+    def row_of(self, obj_id: int) -> Model:
+        """The row as listed (with its counts), or 404."""
+        found = self.rows().where(self.model.id == obj_id).first()
+        if found is None:
+            abort(404)
+        return found
+
+    def page_context(
+        self, form: Form | None = None, editing: int | None = None, edit_form: Form | None = None
+    ):
+        """The list with the add form; `editing` is the id of the row shown as a form."""
+        return {
+            f"{self.kind}s": list(self.rows()),
+            "form": form or self.form(formdata=None),
+            "editing": editing,
+            "edit_form": edit_form,
+        }
+
+    def page(self, status: int = 200, **page) -> Response:
+        return render(self.page_template, status=status, **self.page_context(**page))
+
+    def save(self, form: Form, obj: Model | None = None) -> bool:
+        values = {name: form[name].data for name in self.fields}
+        return admin_tables.save(self.model, values, actor=actor(), ip=client_ip(), obj=obj)
+
+    def create(self) -> Response:
+        """Add a row from the page's form."""
+        form = self.form()
+        if form.validate_on_submit() and self.check(form, None):
+            if self.save(form):
+                flash(self.added(form), "success")
+                return redirect_to(f"admin.{self.kind}s.index")
+            self.duplicate(form)
+        return self.page(400, form=form)
+
+    def edit(self, obj_id: int) -> Response:
+        """The row as a form: alone for htmx, inside the page otherwise."""
+        found = self.row_of(obj_id)
+        return self.form_row(found, self.form(obj=found))
+
+    def form_row(self, found: Model, form: Form, status: int = 200) -> Response:
+        page = functools.partial(self.page_context, editing=found.id, edit_form=form)
+        return render(
+            self.page_template,
+            partial=self.row_template,
+            page_ctx=page,
+            status=status,
+            c=found,
+            row_form=form,
+        )
+
+    def row(self, obj_id: int) -> Response:
+        """The row as shown (htmx "cancel"); without htmx, the list."""
+        return swap_or_redirect(
+            url_for(f"admin.{self.kind}s.index"), self.row_template, c=self.row_of(obj_id), row_form=None
+        )
+
+    def update(self, obj_id: int) -> Response:
+        """Save the row's form: the row as shown again, or the form with its errors."""
+        found = self.row_of(obj_id)
+        form = self.form()
+        if form.validate_on_submit() and self.check(form, found.id):
+            if self.save(form, obj=found):
+                return swap_or_redirect(
+                    url_for(f"admin.{self.kind}s.index"),
+                    self.row_template,
+                    flash_message=self.saved(form),
+                    c=self.row_of(obj_id),
+                    row_form=None,
+                )
+            self.duplicate(form)
+        return self.form_row(found, form, status=400)
