@@ -8,11 +8,13 @@ admins see all.
 """
 
 import functools
+from collections.abc import Callable
 
 from flask import abort, current_app, request
 from flask_login import current_user
+from peewee import Field, Model, Query
 
-from models import AuditEvent, PhotoHistory, Record, db
+from models import AuditEvent, Photo, PhotoHistory, Record, Request, User, db
 from prepared import Param, Prepared
 from services.vocab import STAFF_ROLES, Role
 
@@ -20,7 +22,7 @@ from services.vocab import STAFF_ROLES, Role
 _ATTACHED = Prepared(Record.select(Record.college, Record.account).where(Record.photo == Param("photo")))
 
 
-def role_required(*roles):
+def role_required(*roles: str) -> Callable[[Callable], Callable]:
     """Only logged-in users with one of `roles`; anonymous → login, others → 404."""
 
     def decorator(view):
@@ -42,12 +44,12 @@ staff_view = role_required(*STAFF_ROLES)
 admin_view = role_required(Role.ADMIN)
 
 
-def scope_for(user):
+def scope_for(user: User) -> int | None:
     """None for admins (every college), the staff member's college id otherwise (0: none)."""
     return None if user.role == Role.ADMIN else (user.college_id or 0)
 
 
-def college_scope(query, college_field):
+def college_scope(query: Query, college_field: Field) -> Query:
     """Limit a staff member's query to their own college; admins see all."""
     scope = scope_for(current_user)
     if scope is None:
@@ -58,7 +60,7 @@ def college_scope(query, college_field):
     return query.where(college_field == scope)
 
 
-def may_see_photo(photo):
+def may_see_photo(photo: Photo) -> bool:
     """Owner, staff of the record's college, or admin.
 
     A photo no record carries (unmatched from an import, or replaced) is
@@ -83,7 +85,7 @@ def may_see_photo(photo):
     return any(r.account_id == current_user.id for r in attached)
 
 
-def may_see_request(found):
+def may_see_request(found: Request) -> bool:
     """The student who filed it, staff of its college, admins."""
     if current_user.role == Role.ADMIN:
         return True
@@ -96,7 +98,7 @@ def may_see_request(found):
 READ_ID_NUMBER, READ_ID_PICTURE = "read.id_number", "read.id_picture"
 
 
-def audit_read(action, target):
+def audit_read(action: str, target: Model) -> None:
     """Record that staff (or an admin) saw a full ID number or an ID-card picture."""
     if current_user.is_authenticated and current_user.role in STAFF_ROLES:
         with db.atomic():

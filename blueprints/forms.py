@@ -1,10 +1,12 @@
 """Account forms shared by the auth and account blueprints."""
 
+from collections.abc import Iterable
+
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, Field, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
@@ -15,7 +17,7 @@ REQUIRED = _l("This field is required.")
 PASSWORD_AGAIN = _l("Please type it again: passwords are never sent back to the page.")
 
 
-def checked_id_number(id_type, field):
+def checked_id_number(id_type: str, field: Field) -> None:
     """Validate and normalise an ID-number field for `id_type` (a form error if wrong)."""
     try:
         field.data = idcard.validate(id_type, field.data or "")
@@ -34,12 +36,14 @@ def ask_passwords_again(form: FlaskForm, names: tuple[str, ...] = ("password", "
             field.errors = [*field.errors, PASSWORD_AGAIN]
 
 
-def choices(pairs):
+def choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
     """(value, label) pairs as the SelectChoice objects WTForms 3.3 expects."""
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-def email_field(label=None, description=None, autocomplete="username"):
+def email_field(
+    label: str | None = None, description: str | None = None, autocomplete: str = "username"
+) -> EmailField:
     """An e-mail username field: required, ≤ 254 characters, valid syntax."""
     return EmailField(
         label or _l("E-mail (username)"),

@@ -8,10 +8,12 @@ argument), never an OverflowError deep inside a query.
 
 import datetime
 import re
+from collections.abc import Mapping
 
 from flask import abort, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter, ValidationError
+from wtforms import Field
 from wtforms.validators import ValidationError as FormError
 
 MAX_ID = 2**63 - 1
@@ -25,7 +27,7 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DATE_RANGE_MESSAGE = _l("Enter a date between 1900-01-01 and 2100-12-31.")
 
 
-def to_id(value):
+def to_id(value: object) -> int | None:
     """The number in `value` if it is an id (ASCII digits, 1 ≤ n < 2**63), else None."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value if 1 <= value <= MAX_ID else None
@@ -35,7 +37,7 @@ def to_id(value):
     return number if 1 <= number <= MAX_ID else None
 
 
-def to_date(value):
+def to_date(value: object) -> datetime.date | None:
     """A YYYY-MM-DD string between 1900 and 2100 as a date, else None."""
     if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         return None
@@ -46,7 +48,7 @@ def to_date(value):
     return day if MIN_DATE <= day <= MAX_DATE else None
 
 
-def id_arg(name, args=None):
+def id_arg(name: str, args: Mapping[str, str] | None = None) -> int | None:
     """An optional id from the query string: None when absent or empty, 400 when not an id."""
     value = (request.args if args is None else args).get(name, "").strip()
     if not value:
@@ -57,13 +59,13 @@ def id_arg(name, args=None):
     return number
 
 
-def page_arg(args=None):
+def page_arg(args: Mapping[str, str] | None = None) -> int:
     """The `page` query argument: 1 when absent, 400 when not a page number."""
     number = id_arg("page", args)
     return min(number or 1, MAX_PAGE)
 
 
-def in_date_range(form, field):
+def in_date_range(form: object, field: Field) -> None:
     """WTForms validator: a date field's value lies between 1900 and 2100."""
     day = field.data
     if isinstance(day, datetime.datetime):

@@ -5,6 +5,7 @@ fragment. Who may see what is in access.py.
 """
 
 import functools
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from babel import support
@@ -26,6 +27,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
 from jinja2_fragments.flask import render_block
+from werkzeug import Response
 from wtforms.i18n import messages_path
 
 from blueprints.i18n import locale_code
@@ -36,7 +38,7 @@ CSRF_EXPIRED = _l(
 )
 
 
-def is_htmx():
+def is_htmx() -> bool:
     """An htmx request that wants a fragment; boosted navigation and history
     restores (back button after a swap) want whole pages.
 
@@ -51,7 +53,16 @@ def is_htmx():
     )
 
 
-def render(template, block=None, *, partial=None, page_ctx=None, hx_headers=None, status=200, **ctx):
+def render(
+    template: str,
+    block: str | None = None,
+    *,
+    partial: str | None = None,
+    page_ctx: Callable[[], dict] | None = None,
+    hx_headers: dict | None = None,
+    status: int = 200,
+    **ctx,
+) -> Response:
     """The one place that chooses between a full page and an htmx fragment.
 
     For htmx the fragment is the named `block` of `template` (a region that
@@ -78,7 +89,16 @@ def render(template, block=None, *, partial=None, page_ctx=None, hx_headers=None
     return response
 
 
-def swap_or_redirect(url, template, block=None, *, flash_message=None, category="success", status=200, **ctx):
+def swap_or_redirect(
+    url: str,
+    template: str,
+    block: str | None = None,
+    *,
+    flash_message: str | None = None,
+    category: str = "success",
+    status: int = 200,
+    **ctx,
+) -> Response:
     """After a change: htmx swaps in the fragment (see render); a plain form
     post gets `flash_message` flashed and a 303 to `url` (Post/Redirect/Get)."""
     if is_htmx():
@@ -88,7 +108,7 @@ def swap_or_redirect(url, template, block=None, *, flash_message=None, category=
     return redirect(url, code=303)
 
 
-def htmx_only(view):
+def htmx_only(view: Callable) -> Callable:
     """A fragment endpoint with no page of its own: 404 without htmx."""
 
     @functools.wraps(view)
@@ -105,7 +125,7 @@ CSRF_HOLE = "\x00csrf-token\x00"
 PUBLIC_PAGES_MAX = 64
 
 
-def render_public(template, make_context):
+def render_public(template: str, make_context: Callable[[], dict]) -> Response:
     """A GET page an anonymous visitor sees, rendered once per language.
 
     Such a page (the login form) differs between visitors only by the CSRF
@@ -138,7 +158,7 @@ def render_public(template, make_context):
     return response
 
 
-def limit_posts(key):
+def limit_posts(key: str) -> Callable:
     """A per-address rate limit on POSTs, read from config `key` at request
     time; inline validation (`_field`, see LiveForm) does not count."""
     return limiter.limit(
@@ -146,12 +166,12 @@ def limit_posts(key):
     )
 
 
-def redirect_to(endpoint, **values):
+def redirect_to(endpoint: str, **values) -> Response:
     """Post/Redirect/Get with 303 so browsers and fetch switch to GET."""
     return redirect(url_for(endpoint, **values), code=303)
 
 
-def external_url(endpoint, **values):
+def external_url(endpoint: str, **values) -> str:
     """An absolute URL for mails: BASE_URL when set (behind a proxy), else this host."""
     base = current_app.config.get("BASE_URL")
     if base:
@@ -159,7 +179,7 @@ def external_url(endpoint, **values):
     return url_for(endpoint, _external=True, **values)
 
 
-def safe_next(target, default="student.auth.home"):
+def safe_next(target: str | None, default: str = "student.auth.home") -> str:
     """A same-site relative path from a `next` parameter, or the default page."""
     parts = urlsplit(target or "")
     local = not parts.scheme and not parts.netloc
@@ -168,7 +188,7 @@ def safe_next(target, default="student.auth.home"):
     return url_for(default)
 
 
-def client_ip():
+def client_ip() -> str:
     """The client address as seen through the configured proxies."""
     return request.remote_addr or ""
 
@@ -247,6 +267,6 @@ class LiveForm(Form):
         return super().validate_on_submit(extra_validators)
 
 
-def page_count(total, size):
+def page_count(total: int, size: int) -> int:
     """How many pages of `size` rows `total` rows fill (at least one)."""
     return max(1, -(-total // size))

@@ -24,7 +24,7 @@ def actor() -> User:
     return current_user._get_current_object()
 
 
-def stripped(value):
+def stripped(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
