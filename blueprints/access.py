@@ -14,8 +14,9 @@ from flask import abort, current_app, request
 from flask_login import current_user
 from peewee import Field, Model, Query
 
-from models import AuditEvent, Photo, PhotoHistory, Record, Request, User, db
+from models import Photo, PhotoHistory, Record, Request, User
 from prepared import Param, Prepared
+from services import audit_trail
 from services.vocab import STAFF_ROLES, Role
 
 # Asked for every photo a page shows.
@@ -101,7 +102,6 @@ READ_ID_NUMBER, READ_ID_PICTURE = "read.id_number", "read.id_picture"
 def audit_read(action: str, target: Model) -> None:
     """Record that staff (or an admin) saw a full ID number or an ID-card picture."""
     if current_user.is_authenticated and current_user.role in STAFF_ROLES:
-        with db.atomic():
-            AuditEvent.log(
-                action, actor=current_user._get_current_object(), target=target, ip=request.remote_addr or ""
-            )
+        audit_trail.note(
+            action, actor=current_user._get_current_object(), target=target, ip=request.remote_addr or ""
+        )

@@ -16,7 +16,8 @@ from blueprints.access import admin_view
 from blueprints.admin.common import PAGE_SIZE, actor
 from blueprints.params import page_arg, to_date, to_id
 from blueprints.web import client_ip, page_count, render
-from models import AuditEvent, User, db, utcnow
+from models import AuditEvent, User, utcnow
+from services import audit_trail
 from services.exports import guarded
 
 bp = Blueprint("audit", __name__)
@@ -179,8 +180,7 @@ def download():
             pages=1,
             actions=distinct_actions(),
         )
-    with db.atomic():
-        AuditEvent.log("export.audit", actor=actor(), ip=client_ip(), reason=str(f.params()))
+    audit_trail.note("export.audit", actor=actor(), ip=client_ip(), reason=str(f.params()))
     zone = local_zone()
     headers = [
         _("Time (%(zone)s)", zone=zone.key),

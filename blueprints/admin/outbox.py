@@ -13,7 +13,7 @@ from blueprints.forms import ButtonForm
 from blueprints.params import page_arg
 from blueprints.web import client_ip, page_count, render, safe_next, swap_or_redirect
 from models import AuditEvent, OutboxMail, db
-from services import mail
+from services import audit_trail, mail
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
@@ -83,8 +83,7 @@ def show(mail_id):
     without SMTP reads e.g. an activation link). Reading it is audited: it may
     hold a live link."""
     row = mail_row(mail_id, full=True)
-    with db.atomic():
-        AuditEvent.log("mail.read", actor=actor(), target=row, ip=client_ip(), reason=row.to)
+    audit_trail.note("mail.read", actor=actor(), target=row, ip=client_ip(), reason=row.to)
     return render("manage/mail.html", block="text", m=row, mail_statuses=MAIL_STATUSES)
 
 
