@@ -12,6 +12,7 @@ from peewee import JOIN
 
 from models import AuditEvent, Cohort, College, Photo, Record, Request, User, db
 from prepared import Param, Prepared
+from services.vocab import RecordStatus, RequestKind, RequestStatus
 
 # Dots people type in transliterated minority names, all meaning "·".
 _DOTS = dict.fromkeys(map(ord, "\u2022\u2027\u30fb\uff65\u00b7\u2219\u22c5\u0387\u16eb\u2e31"), "·")
@@ -39,7 +40,9 @@ def candidate(user):
     )
     # While an ID dispute about the record is open, nobody is linked to it.
     held = Request.select().where(
-        (Request.kind == "id_dispute") & (Request.status == "open") & (Request.record == record)
+        (Request.kind == RequestKind.ID_DISPUTE)
+        & (Request.status == RequestStatus.OPEN)
+        & (Request.record == record)
     )
     if record is None or held.exists():
         return None
@@ -93,7 +96,7 @@ def link(user, ip=""):
         record = candidate(user)
         if record is None:
             return None
-        target = "pending" if record.status == "unregistered" else record.status
+        target = RecordStatus.PENDING if record.status == RecordStatus.UNREGISTERED else record.status
         if target == record.status:
             record.touch(actor=user, ip=ip, action="record.link", account=user)
         else:
