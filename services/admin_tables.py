@@ -35,7 +35,7 @@ def save(model: type[Model], values: dict, *, actor: User, ip: str, obj: Model |
                 changes = changes_of(obj, values)
                 if changes:
                     model.update({n: new for n, (_old, new) in changes.items()}).where(
-                        model.id == obj.id
+                        model._meta.primary_key == obj.get_id()
                     ).execute()
                     AuditEvent.log(f"{kind}.update", actor=actor, target=obj, ip=ip, reason=describe(changes))
     except IntegrityError:

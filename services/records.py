@@ -13,9 +13,9 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from peewee import ForeignKeyField
 
-from models import Confirmation, Record, utcnow
+from models import Confirmation, Record, db, utcnow
 from prepared import Param, Prepared
-from services import idcard, mail
+from services import idcard, mail, matching
 
 GENDERS = {"M": _l("Male"), "F": _l("Female")}
 
@@ -140,6 +140,14 @@ def confirm(record, user, ip=""):
     confirmation = Confirmation.create(record=record, user=user, ip=ip, fingerprint=fingerprint(record))
     record.transition("confirmed", actor=user, ip=ip, reason="student confirmed")
     return confirmation
+
+
+def confirm_now(record, user, ip=""):
+    """`confirm` in its own transaction, on the record as it is now (re-read
+    inside the transaction). Raises ConfirmRefused, or StaleRecord when a
+    concurrent tap confirmed first."""
+    with db.atomic():
+        return confirm(matching.reread(record), user, ip=ip)
 
 
 def void(record, reason, actor=None, ip="", link=None, notify=True):

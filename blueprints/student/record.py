@@ -16,7 +16,7 @@ from blueprints.access import may_see_photo, student_view
 from blueprints.i18n import locale_code
 from blueprints.params import to_date
 from blueprints.web import Form, client_ip, redirect_to, render
-from models import Photo, StaleRecord, db
+from models import Photo, StaleRecord
 from prepared import Param, Prepared
 from services import idcard, matching, photostore, records
 from services import requests as reqs
@@ -128,8 +128,7 @@ def confirm():
         )
         return record_page(record, status=409)
     try:
-        with db.atomic():
-            records.confirm(matching.reread(record), current_user, ip=client_ip())
+        records.confirm_now(record, current_user, ip=client_ip())
     except records.ConfirmRefused as exc:
         flash(str(exc.message), "error")
         return record_page(record, status=409)
