@@ -7,12 +7,12 @@ import datetime
 import os
 from zoneinfo import ZoneInfo
 
+import peewee
 from peewee import (
     BooleanField,
     CharField,
     DatabaseProxy,
     DateField,
-    DateTimeField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -37,6 +37,36 @@ SQLITE_PRAGMAS = {
 def utcnow():
     """Current time as naive UTC, the form every DateTimeField holds."""
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class DateTimeField(peewee.DateTimeField):
+    """Naive UTC in the database, whatever the caller passes.
+
+    An aware datetime would be stored and compared as text with its offset on
+    SQLite, but converted through the session time zone on PostgreSQL: it is
+    turned into naive UTC here, before either database sees it (writes and
+    comparisons alike).
+    """
+
+    def db_value(self, value):
+        if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+        return super().db_value(value)
+
+
+class EmailField(CharField):
+    """An e-mail address used as a user name: case-insensitive.
+
+    Lower-cased in Python on every write and every comparison (peewee passes
+    the right-hand value of `User.email == x` through db_value), so both
+    databases compare the same bytes with a plain `=` and the unique index
+    holds one spelling. SQL lower() would not do: SQLite's folds ASCII only.
+    """
+
+    def db_value(self, value):
+        if isinstance(value, str):
+            value = value.strip().lower()
+        return super().db_value(value)
 
 
 class BaseModel(Model):
@@ -95,7 +125,7 @@ class Cohort(BaseModel):
 class User(BaseModel):
     """An account: a student, a college staff member or an admin."""
 
-    email = CharField(max_length=254, unique=True)
+    email = EmailField(max_length=254, unique=True)
     password_hash = CharField(max_length=255)
     role = CharField(max_length=16, default="student", index=True)
     locale = CharField(max_length=8, default="zh_CN")

@@ -80,7 +80,7 @@ def fingerprint(record):
 _ACTIVE_CONFIRMATION = Prepared(
     Confirmation.select()
     .where((Confirmation.record == Param("record")) & Confirmation.void_at.is_null())
-    .order_by(Confirmation.at.desc())
+    .order_by(Confirmation.at.desc(), Confirmation.id.desc())
     .limit(1)
 )
 

@@ -128,7 +128,7 @@ def active(user, now=None):
             & (UserSession.expires_at > now)
             & (UserSession.version == user.session_version)
         )
-        .order_by(UserSession.last_used_at.desc())
+        .order_by(UserSession.last_used_at.desc(), UserSession.created_at.desc(), UserSession.id)
     )
 
 

@@ -95,7 +95,7 @@ def college_list():
 
 
 def page_context(form=None, message=None):
-    rows = list(staff_rows().order_by(College.code, User.email))
+    rows = list(staff_rows().order_by(College.code.asc(nulls="last"), User.email))
     for u in rows:
         u.last_login = last_login_of(u.last_login)
     return dict(

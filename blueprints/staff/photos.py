@@ -60,7 +60,9 @@ def params(record, corr, **extra):
 def page(record, corr, status=200, errors=(), retake_errors=()):
     """The upload page: current photo, history, upload form, retake form."""
     history = (
-        PhotoHistory.select().where(PhotoHistory.record == record).order_by(PhotoHistory.replaced_at.desc())
+        PhotoHistory.select()
+        .where(PhotoHistory.record == record)
+        .order_by(PhotoHistory.replaced_at.desc(), PhotoHistory.id.desc())
     )
     return render(
         "staff/photo.html",

@@ -90,7 +90,8 @@ def queue(kind):
     rows = list(query.order_by(Request.created_at, Request.id).paginate(page, PER_PAGE))
     fixes = {}
     if kind == reqs.CORRECTION and rows:
-        for item in CorrectionItem.select().where(CorrectionItem.request.in_([r.id for r in rows])):
+        items = CorrectionItem.select().where(CorrectionItem.request.in_([r.id for r in rows]))
+        for item in items.order_by(CorrectionItem.id):
             fixes.setdefault(item.request_id, []).append(item)
     open_counts = dict(
         scoped(Request.select(Request.kind, fn.COUNT(Request.id)).where(Request.status == "open"))

@@ -62,7 +62,7 @@ def history(record):
         Confirmation.select(Confirmation, User)
         .join(User, JOIN.LEFT_OUTER, on=(Confirmation.user == User.id))
         .where(Confirmation.record == record)
-        .order_by(Confirmation.at.desc())
+        .order_by(Confirmation.at.desc(), Confirmation.id.desc())
     )
     audit = (
         AuditEvent.select(AuditEvent, User)

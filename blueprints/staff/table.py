@@ -181,7 +181,11 @@ def page_context(f):
     f.page = min(f.page, pages)
     rows = table.page_rows(f, where, colleges=admin)
     colleges = College.select(College.id, College.name).order_by(College.name).tuples() if admin else []
-    cohorts = Cohort.select(Cohort.id, Cohort.name).order_by(Cohort.confirm_deadline.desc()).tuples()
+    cohorts = (
+        Cohort.select(Cohort.id, Cohort.name)
+        .order_by(Cohort.confirm_deadline.desc(), Cohort.id.desc())
+        .tuples()
+    )
     next_url = f.url()
     return {
         "f": f,

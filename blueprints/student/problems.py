@@ -4,11 +4,12 @@ withdrawal, and the merged ID picture a request carries."""
 from flask import Blueprint, abort, flash, make_response
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from peewee import prefetch
 
 from blueprints.access import READ_ID_PICTURE, audit_read, may_see_request, student_view
 from blueprints.forms import ButtonForm
 from blueprints.web import client_ip, redirect_to, render
-from models import Request
+from models import CorrectionItem, Request
 from services import idimages
 from services import requests as reqs
 
@@ -19,8 +20,10 @@ bp = Blueprint("problems", __name__)
 @student_view
 def index():
     """Every request the student made, its status and the staff answer."""
-    mine = (Request.select().where(Request.user == current_user).order_by(Request.created_at.desc()))
-    return render("problems/index.html", requests=list(mine), form=ButtonForm(), kinds=reqs.KINDS,
+    mine = (Request.select().where(Request.user == current_user).order_by(Request.created_at.desc(), Request.id.desc()))
+    # Each request's items in the order they were filed (a bare backref has no ORDER BY).
+    mine = prefetch(mine, CorrectionItem.select().order_by(CorrectionItem.id))
+    return render("problems/index.html", requests=mine, form=ButtonForm(), kinds=reqs.KINDS,
                   labels=reqs.STATUS_LABELS, reasons=reqs.REJECT_REASONS)
 
 
