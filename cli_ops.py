@@ -1,14 +1,30 @@
 """`flask` commands for operators: backup, restore, move-to-postgres."""
 
+import contextlib
+import os
+
 import click
 from flask.cli import with_appcontext
 
 import models
+from services.fsmodes import private_dir
 
 
 def init_app(app):
     for command in (backup, restore, move_to_postgres):
         app.cli.add_command(command)
+
+
+@contextlib.contextmanager
+def _private_files():
+    """Archives and restored files hold ID numbers and photos: new files are
+    readable by this user only (600/700, as the app writes them), whatever
+    the shell's umask."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 @click.command("backup")
@@ -20,9 +36,14 @@ def backup(dest):
     from services import backup as service
 
     try:
-        path, manifest = service.create(dest)
+        with _private_files():
+            if dest.endswith(("/", os.sep)):
+                private_dir(dest)  # a folder that does not exist yet
+            path, manifest = service.create(dest)
     except service.BackupError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the backup to {dest}: {exc.strerror or exc}") from None
     rows = sum(manifest["database"]["rows"].values())
     click.echo(f"backup written: {path}")
     click.echo(f"  {len(manifest['files'])} files, {rows} database rows ({manifest['database']['kind']})")
@@ -38,7 +59,8 @@ def restore(src, force):
     from services import backup as service
 
     try:
-        manifest = service.restore(src, force=force)
+        with _private_files():
+            manifest = service.restore(src, force=force)
     except service.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -63,4 +85,4 @@ def move_to_postgres(database_url):
         raise click.ClickException(str(exc)) from None
     for table, count, checksum in report:
         click.echo(f"  {table:<20} {count:>8} rows  sha256 {checksum[:16]}…")
-    click.echo(f"copied and verified {len(report)} tables. Next: set DATABASE_URL={database_url}")
+    click.echo(f"copied and verified {len(report)} tables. Next: set FLASK_DATABASE_URL={database_url}")

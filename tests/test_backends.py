@@ -124,3 +124,27 @@ def test_redis_rate_limit_is_shared_between_workers(app_factory, redis_db):
     # Control: with per-process memory storage a fresh worker would not know.
     alone = limited_app(app_factory, "memory://").test_client()
     assert alone.form_post("/login", WRONG).status_code == 400
+
+
+def test_backup_command_makes_a_private_folder_and_archive(app, tmp_path):
+    """README "Backups": `flask backup /var/backups/gradproof/` works on a new
+    machine (the folder is created) and the archive, which holds ID numbers
+    and photos, is readable by its owner only, whatever the shell's umask."""
+    import os
+    import stat
+
+    dest = tmp_path / "var" / "backups" / "gradproof"
+    previous = os.umask(0o022)
+    try:
+        result = app.test_cli_runner().invoke(args=["backup", f"{dest}/"])
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.output
+    (archive,) = dest.iterdir()
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o700
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+
+    # A folder that cannot be written is a one-line error, not a traceback.
+    (tmp_path / "file").write_text("")
+    result = app.test_cli_runner().invoke(args=["backup", f"{tmp_path / 'file'}/x/"])
+    assert result.exit_code == 1 and "cannot write the backup" in result.output, result.output
