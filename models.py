@@ -5,6 +5,7 @@ Times are stored as naive UTC datetimes; `utcnow()` is the only clock.
 
 import datetime
 import os
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import peewee
@@ -70,6 +71,10 @@ class EmailField(CharField):
 
 
 class BaseModel(Model):
+    if TYPE_CHECKING:
+        # The primary key peewee adds to a model that declares none.
+        id: Any
+
     class Meta:
         database = db
         legacy_table_names = False

@@ -14,7 +14,7 @@ _CN_LIST = os.path.join(os.path.dirname(__file__), "data", "common-passwords-cn.
 
 # A hash of a random password, checked when no account exists so that a
 # login for an unknown address costs the same time as one for a real one.
-_DUMMY = {}
+_DUMMY: dict[str, str] = {}
 
 
 @functools.cache
