@@ -363,6 +363,14 @@ class Record(BaseModel):
     retake_place = CharField(max_length=200, default="")
     retake_at = DateTimeField(null=True)
 
+    if TYPE_CHECKING:
+        # The raw foreign-key values peewee adds beside each ForeignKeyField.
+        college_id: int
+        cohort_id: int
+        photo_id: int | None
+        account_id: int | None
+        changed_by_id: int | None
+
     class Meta:
         # The dashboard counts by cohort, college and status.
         indexes = ((("cohort", "college", "status"), False),)
