@@ -16,6 +16,7 @@ from peewee import ForeignKeyField
 from models import Confirmation, Record, db, utcnow
 from prepared import Param, Prepared
 from services import idcard, mail, matching
+from services.vocab import RecordStatus
 
 GENDERS = {"M": _l("Male"), "F": _l("Female")}
 
@@ -97,13 +98,13 @@ def can_confirm(record, now=None):
         if record.retake_on is not None:
             return retake_text(record)
         return NO_PHOTO
-    if record.status == "correction_requested":
+    if record.status == RecordStatus.CORRECTION_REQUESTED:
         return _l("Your correction is being processed; you can confirm once it has been decided.")
-    if record.status in ("confirmed", "confirmed_offline"):
+    if record.status in (RecordStatus.CONFIRMED, RecordStatus.CONFIRMED_OFFLINE):
         return None
     if phase == "open":
         return None
-    if phase == "recheck" and record.status == "corrected":
+    if phase == "recheck" and record.status == RecordStatus.CORRECTED:
         return None
     if phase == "recheck":
         return _l("Only records corrected by the college can be confirmed in the re-check window.")
@@ -125,11 +126,11 @@ def confirm(record, user, ip=""):
 
     Call inside a transaction. Raises ConfirmRefused when not allowed.
     """
-    if record.status == "confirmed":
+    if record.status == RecordStatus.CONFIRMED:
         current = active_confirmation(record)
         if current is not None and current.fingerprint == fingerprint(record):
             return current
-    if record.status == "confirmed_offline":
+    if record.status == RecordStatus.CONFIRMED_OFFLINE:
         # A page opened before the college confirmed on paper (409, not a 500).
         raise ConfirmRefused(
             _l("Your college has already recorded your confirmation on paper. Nothing more to do.")
@@ -138,7 +139,7 @@ def confirm(record, user, ip=""):
     if problem:
         raise ConfirmRefused(problem)
     confirmation = Confirmation.create(record=record, user=user, ip=ip, fingerprint=fingerprint(record))
-    record.transition("confirmed", actor=user, ip=ip, reason="student confirmed")
+    record.transition(RecordStatus.CONFIRMED, actor=user, ip=ip, reason="student confirmed")
     return confirmation
 
 
@@ -241,17 +242,17 @@ def next_step(record, now=None):
     """
     cohort = record.cohort
     phase = cohort.phase(now)
-    if record.status == "confirmed_offline":
+    if record.status == RecordStatus.CONFIRMED_OFFLINE:
         return DONE, _l("Your college recorded your confirmation offline. Nothing more to do.")
-    if record.status == "confirmed":
+    if record.status == RecordStatus.CONFIRMED:
         return DONE, None  # the page names the confirmation date
-    if record.status == "correction_requested":
+    if record.status == RecordStatus.CORRECTION_REQUESTED:
         return WAIT, _l(
             "Your correction is with the college. You will get an e-mail when it is decided; nothing to do until then."
         )
     if record.photo_id is None:
         reason = can_confirm(record, now)
-        if record.status == "corrected" or str(reason) != str(NO_PHOTO):
+        if record.status == RecordStatus.CORRECTED or str(reason) != str(NO_PHOTO):
             # The college owes the photo (a retake, or an accepted correction).
             if str(reason) != str(NO_PHOTO):
                 return WAIT, reason
@@ -266,7 +267,7 @@ def next_step(record, now=None):
                 date=cohort.confirm_deadline.isoformat(),
             )
         return CLOSED, _l("The deadline has passed. Please contact your college office.")
-    if record.status == "corrected":
+    if record.status == RecordStatus.CORRECTED:
         window = confirm_window(record, now)
         if can_confirm(record, now) is None:
             return DECIDE, _l("%(done)s %(next)s", done=CORRECTED, next=window_text(window))

@@ -28,7 +28,7 @@ from models import (
     utcnow,
 )
 from services import mail, records
-from services.dashboard import DONE
+from services.vocab import DONE, RecordStatus
 
 CHUNK = 500
 
@@ -58,7 +58,7 @@ def change_status(record, target, actor, reason="", ip="", expected_version=None
     if target in REASON_REQUIRED and not reason:
         raise ReasonMissing(target)
     leaving = record.status in DONE and target not in DONE
-    if record.status == "confirmed" and target == "pending":
+    if record.status == RecordStatus.CONFIRMED and target == RecordStatus.PENDING:
         # void() moves confirmed → pending itself and tells the student to check again.
         records.void(record, reason or "set back to pending by staff", actor=actor, ip=ip, link=link)
         return record
@@ -67,7 +67,7 @@ def change_status(record, target, actor, reason="", ip="", expected_version=None
         Confirmation.update(void_at=utcnow(), void_reason=reason or f"status set to {target}").where(
             (Confirmation.record == record) & Confirmation.void_at.is_null()
         ).execute()
-    if target == "confirmed_offline":
+    if target == RecordStatus.CONFIRMED_OFFLINE:
         Confirmation.create(
             record=record, user=actor, kind="offline", ip=ip, fingerprint=records.fingerprint(record)
         )
@@ -85,10 +85,10 @@ def remind_problem(record, cohort, reminded_at, now):
         return "confirmed"
     if record.account_id is None:
         return "no_account"
-    if record.status == "correction_requested":
+    if record.status == RecordStatus.CORRECTION_REQUESTED:
         return "correction"
     phase = cohort.phase(now)
-    if phase in ("closed", "over") or (phase == "recheck" and record.status != "corrected"):
+    if phase in ("closed", "over") or (phase == "recheck" and record.status != RecordStatus.CORRECTED):
         return "deadline"
     if record.account.disabled:
         return "disabled"
