@@ -91,4 +91,3 @@ class Role(StrEnum):
 
 # Roles that work in the staff console (admins see every college).
 STAFF_ROLES = (Role.STAFF, Role.ADMIN)
-

@@ -113,4 +113,6 @@ def retry(mail_id):
         page = functools.partial(page_context, problem)
         return render("manage/outbox.html", partial=ROW, page_ctx=page, status=400, **ctx)
     next_url = safe_next(request.form.get("next"), "admin.outbox.index")
-    return swap_or_redirect(next_url, ROW, flash_message=_("The mail to %(to)s is queued again.", to=row.to), **ctx)
+    return swap_or_redirect(
+        next_url, ROW, flash_message=_("The mail to %(to)s is queued again.", to=row.to), **ctx
+    )
