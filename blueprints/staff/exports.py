@@ -11,19 +11,19 @@ from flask_login import current_user
 from blueprints.access import scope_for, staff_view
 from blueprints.staff.records import Filters, apply, ordered, table_query
 from blueprints.web import client_ip, redirect_to
-from models import AuditEvent, Cohort, College, CorrectionItem, Record, Request, db, utcnow
+from models import Cohort, College, CorrectionItem, Record, Request, utcnow
+from services import audit_trail, exports
 from services import dashboard as board
-from services import exports
+from services.vocab import RequestKind
 
 bp = Blueprint("exports", __name__, url_prefix="/export")
 
 
 def audit_export(kind, f):
     """Full ID numbers leave the system: note who took which export."""
-    with db.atomic():
-        AuditEvent.log(
-            f"export.{kind}", actor=current_user._get_current_object(), ip=client_ip(), reason=str(f.params())
-        )
+    audit_trail.note(
+        f"export.{kind}", actor=current_user._get_current_object(), ip=client_ip(), reason=str(f.params())
+    )
 
 
 def stamp():
@@ -70,7 +70,7 @@ def corrections():
     in_table = apply(table_query(), f).select(Record.id)
     query = (
         exports.correction_select()
-        .where((Request.kind == "correction") & Request.record.in_(in_table))
+        .where((Request.kind == RequestKind.CORRECTION) & Request.record.in_(in_table))
         .order_by(Request.created_at, Request.id, CorrectionItem.id)
     )
     scope = scope_for(current_user)
