@@ -165,9 +165,9 @@ def _echo_progress(done, total):
 
 
 def _print_report(report):
-    from services import imports
+    from services import importing
 
-    for line in imports.report_lines(report):
+    for line in importing.report_lines(report):
         click.echo(line)
 
 
@@ -179,20 +179,24 @@ def import_students(file, dry_run):
     """Import the student registry from a CSV (UTF-8 or GBK) or XLSX FILE."""
     import os
 
-    from services import import_registry, imports
+    from services import importing
 
     models.db.connect(reuse_if_open=True)
     with open(file, "rb") as fh:
         data = fh.read()
-    with imports.job_context(current_app):
+    with importing.job_context(current_app):
         try:
-            report = import_registry.import_registry(
-                data, os.path.basename(file), dry_run=dry_run, progress=_echo_progress, link=imports.mail_link
+            report = importing.import_registry(
+                data,
+                os.path.basename(file),
+                dry_run=dry_run,
+                progress=_echo_progress,
+                link=importing.mail_link,
             )
-        except imports.ImportFileError as exc:
-            raise click.ClickException(imports.describe(exc.reason)) from None
+        except importing.ImportFileError as exc:
+            raise click.ClickException(importing.describe(exc.reason)) from None
         _print_report(report)
-        imports.deliver_queued_mail()
+        importing.deliver_queued_mail()
 
 
 @click.command("import-photos")
@@ -204,20 +208,19 @@ def import_photos(zip_file, workers, replace):
     """Import graduation photos from a ZIP named by ID or student number."""
     import os
 
-    from services import import_photos as photo_import
-    from services import imports
+    from services import importing
 
     models.db.connect(reuse_if_open=True)
-    with imports.job_context(current_app):
+    with importing.job_context(current_app):
         try:
-            report = photo_import.import_photos(
-                zip_file, progress=_echo_progress, link=imports.mail_link, workers=workers,
+            report = importing.import_photos(
+                zip_file, progress=_echo_progress, link=importing.mail_link, workers=workers,
                 filename=os.path.basename(zip_file), replace=replace,
             )  # fmt: skip
-        except imports.ImportFileError as exc:
-            raise click.ClickException(imports.describe(exc.reason)) from None
+        except importing.ImportFileError as exc:
+            raise click.ClickException(importing.describe(exc.reason)) from None
         _print_report(report)
-        imports.deliver_queued_mail()
+        importing.deliver_queued_mail()
 
 
 @click.command("purge-id-images")

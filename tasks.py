@@ -174,9 +174,9 @@ def enqueue_delivery_after(app):
 @in_app
 def run_import(job_id):
     """Run one ImportJob (registry, photos or compliance re-check)."""
-    from services import imports, mail
+    from services import importing, mail
 
-    imports.run_job(current_app._get_current_object(), job_id)
+    importing.run_job(current_app._get_current_object(), job_id)
     mail.deliver_pending()  # the mails an import queued go out now
 
 
@@ -210,9 +210,9 @@ def half_tick():
 
 def sweep_jobs(starting=False):
     """Fail jobs whose consumer died (their uploads are deleted)."""
-    from services import imports
+    from services import importing
 
-    count = imports.sweep_interrupted(starting=starting)
+    count = importing.sweep_interrupted(starting=starting)
     if count:
         log.warning("marked %d interrupted import job(s) as failed", count)
     return count

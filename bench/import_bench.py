@@ -99,7 +99,7 @@ def parallel_speedup(workers):
 
 def main(n):
     from app import create_app
-    from services import idcard, import_photos, import_registry, imports, photos
+    from services import idcard, importing, photos
 
     tmp = tempfile.mkdtemp(prefix="gradproof-bench-")
     app = create_app(
@@ -133,20 +133,20 @@ def main(n):
             archive.write(path, os.path.basename(path))
     megabytes = sum(os.path.getsize(p) for p in paths) / 1e6
 
-    with imports.job_context(app):
+    with importing.job_context(app):
         models.db.connect(reuse_if_open=True)
         start = time.perf_counter()
-        report = import_registry.import_registry(data, "bench.csv")
+        report = importing.import_registry(data, "bench.csv")
         registry_s = time.perf_counter() - start
         assert report["counts"]["created"] == n and report["counts"]["rejected"] == 0, report["counts"]
         start = time.perf_counter()
-        again = import_registry.import_registry(data, "bench.csv")
+        again = importing.import_registry(data, "bench.csv")
         unchanged_s = time.perf_counter() - start
         assert again["counts"]["unchanged"] == n
 
         bare_s = bare_pillow(paths)
         start = time.perf_counter()
-        photo_report = import_photos.import_photos(zip_path)
+        photo_report = importing.import_photos(zip_path)
         photos_s = time.perf_counter() - start
         assert photo_report["counts"]["attached"] == n, photo_report["counts"]
 

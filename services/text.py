@@ -7,7 +7,7 @@ looking names differ. Control characters other than tab and newlines
 (NUL above all, which PostgreSQL refuses in text) have no place in a form
 either. `strip_invisible` removes all of them; every form value and query
 argument passes through it (blueprints.core.CleanRequest), and imported
-cells too (services.imports.clean).
+cells too (services.importing.tables.clean).
 """
 
 import re

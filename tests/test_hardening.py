@@ -18,8 +18,10 @@ import pytest
 from PIL import Image
 
 import models
-from services import exports, idcard, idimages, import_photos, imports, photos
+from services import exports, idcard, idimages, photos
+from services import importing as imports
 from services import requests as reqs
+from services.importing import photo_import as import_photos
 from tests import imagegen
 from tests.factories import (
     login,

@@ -1,4 +1,4 @@
-"""Registry and photo imports (services.import_registry, services.import_photos).
+"""Registry and photo imports (services.importing: registry, photo_import).
 
 Every file is made here: synthetic people from idcard.generate_resident,
 pictures from photos.placeholder_portrait and tests/imagegen.py.
@@ -17,8 +17,11 @@ from flask_babel import force_locale
 from PIL import Image
 
 import models
-from services import idcard, import_photos, import_registry, imports, mail, photos, photostore, records
-from services.imports import ImportFileError
+from services import idcard, mail, photos, photostore, records
+from services import importing as imports
+from services.importing import ImportFileError
+from services.importing import photo_import as import_photos
+from services.importing import registry as import_registry
 from tests import imagegen
 from tests.factories import make_user
 

@@ -17,7 +17,8 @@ import zipfile
 import pytest
 
 import models
-from services import idcard, import_registry
+from services import idcard
+from services.importing import registry as import_registry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEADERS = ["学号", "姓名", "性别", "证件类型", "证件号码", "出生日期", "民族", "学院", "专业", "班级",
@@ -75,7 +76,8 @@ MEASURE = """
 import json, resource, sys
 from app import create_app
 import models
-from services import import_registry, imports
+from services import importing as imports
+from services.importing import registry as import_registry
 app = create_app({"TESTING": True, "SECRET_KEY": "x" * 32, "DATABASE_URL": "sqlite:///" + sys.argv[2]})
 with app.app_context():
     models.db.connect()
@@ -118,7 +120,7 @@ def test_the_100000_row_duplicate_file_stays_within_the_memory_budget(tmp_path):
 
 
 def test_a_registry_over_the_row_cap_is_refused(app, tmp_path, monkeypatch):
-    from services import imports
+    from services import importing as imports
 
     monkeypatch.setattr(import_registry, "MAX_ROWS", 50)
     path = tmp_path / "big.xlsx"

@@ -292,7 +292,7 @@ def test_photo_import_sets_the_college_the_file_name_points_to(app, world):
             "manifest.csv", f"学校,姓名,证件号码,文件名\n,别人,{record.id_number},{record.id_number}.jpg\n"
         )
         zf.writestr(f"{record.id_number}.jpg", photos.placeholder_portrait(31))
-    from services import import_photos
+    from services.importing import photo_import as import_photos
 
     with app.test_request_context():
         report = import_photos.import_photos(buf.getvalue(), workers=1)

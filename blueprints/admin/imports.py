@@ -1,7 +1,7 @@
 """Imports (admin): the registry file and the photo ZIP.
 
 An upload is saved under instance/imports/ and imported by the task queue's
-consumer (tasks.run_import → services.imports.run_job); the job page shows its progress, polled
+consumer (tasks.run_import → services.importing.run_job); the job page shows its progress, polled
 by htmx, and then its report.
 """
 
@@ -22,7 +22,7 @@ from blueprints.access import admin_view
 from blueprints.web import Form, redirect_to, render
 from extensions import csrf
 from models import ImportJob, User, db
-from services import imports
+from services import importing
 from services.fsmodes import private_dir, private_opener
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -156,7 +156,7 @@ def upload_photos():
     _raise_body_limit()
     form = PhotoUploadForm()
     if form.validate_on_submit() and _check_upload(form.photos, True):
-        return _start(imports.PHOTOS_REPLACE if form.replace.data else "photos", form.photos)
+        return _start(importing.PHOTOS_REPLACE if form.replace.data else "photos", form.photos)
     return _page(400, photo_form=form)
 
 
@@ -167,7 +167,7 @@ def job(job_id):
     job = ImportJob.get_or_none(ImportJob.id == job_id)
     if job is None:
         abort(404)
-    job = imports.mark_if_interrupted(job)
+    job = importing.mark_if_interrupted(job)
     report = json.loads(job.report) if job.report else None
     return render(
         "admin/import_job.html",
@@ -175,8 +175,8 @@ def job(job_id):
         job=job,
         running=job.status in ("queued", "running"),
         report=report,
-        error=imports.job_error(job) if job.status == "failed" else "",
-        describe=imports.describe,
+        error=importing.job_error(job) if job.status == "failed" else "",
+        describe=importing.describe,
         shown_rows=SHOWN_ROWS,
     )
 
