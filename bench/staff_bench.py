@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import models  # noqa: E402
 from app import create_app  # noqa: E402
-from services import exports, idcard  # noqa: E402
+from services import idcard  # noqa: E402
+from services.exports import national  # noqa: E402
 from services.matching import name_key  # noqa: E402
 
 PASSWORD = "violet kettle harbour"
@@ -216,7 +217,7 @@ def run(tmp, records):
     jpegs = sum(n.endswith(".jpg") for n in zipfile.ZipFile(io.BytesIO(r.get_data())).namelist())
     print(
         f"\nnational ZIP, one college: {jpegs} JPEGs, {len(r.get_data()) / 1e6:.1f} MB in {took:.1f} s"
-        f" = {took / max(jpegs, 1) * 1000:.1f} ms per photo ({exports.NATIONAL_WORKERS} encoding threads)"
+        f" = {took / max(jpegs, 1) * 1000:.1f} ms per photo ({national.NATIONAL_WORKERS} encoding threads)"
     )
 
     html = admin.get("/staff/records").get_data(as_text=True)

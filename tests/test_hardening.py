@@ -18,9 +18,10 @@ import pytest
 from PIL import Image
 
 import models
-from services import exports, idcard, idimages, photos
+from services import idcard, idimages, photos
 from services import importing as imports
 from services import requests as reqs
+from services.exports import records as exports
 from services.importing import photo_import as import_photos
 from tests import imagegen
 from tests.factories import (

@@ -1,10 +1,7 @@
 """The audit log (admin): who did what, when; filters by actor, action,
 record and local dates; the filtered events as CSV."""
 
-import csv
 import datetime
-import io
-import re
 from dataclasses import dataclass, field, fields
 from zoneinfo import ZoneInfo
 
@@ -18,13 +15,11 @@ from blueprints.params import page_arg, to_date, to_id
 from blueprints.web import client_ip, page_count, render
 from models import AuditEvent, User, utcnow
 from services import audit_trail
-from services.exports import guarded
+from services.exports import BOM, csv_text, guarded
 
 bp = Blueprint("audit", __name__)
 
-BOM = "\ufeff"
 CSV_BATCH = 500
-FORMULA = re.compile(r"^[=+\-@\t\r]")
 
 
 def local_zone():
@@ -140,14 +135,6 @@ def index():
         pages=page_count(total, PAGE_SIZE),
         actions=distinct_actions(),
     )
-
-
-def csv_text(rows):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    # A formula-looking cell would run in Excel (CSV injection): quote it.
-    writer.writerows(["'" + v if isinstance(v, str) and FORMULA.match(v) else v for v in row] for row in rows)
-    return buffer.getvalue()
 
 
 def audit_csv_chunks(query, headers, zone):

@@ -21,13 +21,13 @@ from flask.ctx import RequestContext
 from werkzeug.routing import BuildError
 
 from models import AuditEvent, ImportJob, db, utcnow
-
-# peewee's stubs do not declare a model's implicit primary key `id`; the
-# lines that use it in typed functions say so with `type: ignore[attr-defined]`.
 from services import mail, photos
 from services.importing.photo_import import import_photos
 from services.importing.reasons import N_, ImportFileError, describe, reason
 from services.importing.registry import import_registry
+
+# peewee's stubs do not declare a model's implicit primary key `id`; the
+# lines that use it in typed functions say so with `type: ignore[attr-defined]`.
 
 PROGRESS_INTERVAL = 0.5  # seconds between progress writes of a job
 
