@@ -16,9 +16,9 @@ from typing import IO, Any
 from flask_babel import lazy_gettext as _l
 
 from services import photos, photostore
-from services.dashboard import DONE, STATUS_LABELS
 from services.exports.csv_safe import CsvMember
 from services.exports.records import local_time
+from services.vocab import DONE, RECORD_STATUS_LABELS
 
 NATIONAL_LIST = "名单.csv"
 NATIONAL_LIST_HEADERS = ["学号", "姓名", "证件号码", "确认时间"]
@@ -61,7 +61,7 @@ def _fill_national(out, query, listed, missing):
     """Write the photos in query order; JPEGs are encoded by a few threads
     (Pillow releases the GIL), with a bounded number in flight."""
     reasons = {code: str(label) for code, label in SKIP_REASONS.items()}
-    statuses = {code: str(label) for code, label in STATUS_LABELS.items()}
+    statuses = {code: str(label) for code, label in RECORD_STATUS_LABELS.items()}
     seen, pending = set(), collections.deque()
     with (
         concurrent.futures.ThreadPoolExecutor(NATIONAL_WORKERS) as pool,

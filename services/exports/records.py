@@ -16,9 +16,9 @@ from peewee import JOIN
 
 from models import Cohort, College, Confirmation, Photo, Record
 from services import idcard
-from services.dashboard import STATUS_LABELS
 from services.exports.csv_safe import BOM, csv_text, safe_cell
 from services.exports.xlsx import bold_row, finish
+from services.vocab import RECORD_STATUS_LABELS
 
 # peewee's stubs do not declare a model's implicit primary key `id`; the
 # lines that use it in typed functions say so with `type: ignore[attr-defined]`.
@@ -91,7 +91,7 @@ def _id_type_labels():
 def record_rows(query: Any) -> Iterator[list[Any]]:
     """One list of cell values per record, in RECORD_HEADERS order."""
     id_types = _id_type_labels()
-    statuses = {code: str(label) for code, label in STATUS_LABELS.items()}
+    statuses = {code: str(label) for code, label in RECORD_STATUS_LABELS.items()}
     for r in query.dicts().iterator():
         yield [
             r["student_no"],
