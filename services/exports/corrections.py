@@ -16,9 +16,6 @@ from services.exports.csv_safe import safe_cell
 from services.exports.records import local_time
 from services.exports.xlsx import bold_row, finish
 
-# peewee's stubs do not declare a model's implicit primary key `id`; the
-# lines that use it in typed functions say so with `type: ignore[attr-defined]`.
-
 CORRECTION_TITLE = "数据检查勘误表"
 CORRECTION_HEADERS = [
     "序号", "学号", "姓名", "证件号码", "勘误项目", "学籍信息", "正确信息", "学生备注", "处理结果", "处理人", "日期",
@@ -49,7 +46,7 @@ def correction_select() -> Any:
             CorrectionItem.field,
             CorrectionItem.old_value,
             CorrectionItem.new_value,
-            Request.id.alias("request_id"),  # type: ignore[attr-defined]
+            Request.id.alias("request_id"),
             Request.status.alias("decision"),
             Request.note.alias("note"),
             Request.created_at.alias("created_at"),

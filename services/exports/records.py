@@ -20,9 +20,6 @@ from services.exports.csv_safe import BOM, csv_text, safe_cell
 from services.exports.xlsx import bold_row, finish
 from services.vocab import RECORD_STATUS_LABELS
 
-# peewee's stubs do not declare a model's implicit primary key `id`; the
-# lines that use it in typed functions say so with `type: ignore[attr-defined]`.
-
 CSV_BATCH = 500
 GENDER_ZH = {"M": "男", "F": "女"}
 RECORD_HEADERS = [
@@ -51,7 +48,7 @@ def confirmed_at() -> Any:
     conf = Confirmation.alias()
     return (
         conf.select(conf.at)
-        .where((conf.record == Record.id) & conf.void_at.is_null())  # type: ignore[attr-defined]
+        .where((conf.record == Record.id) & conf.void_at.is_null())
         .order_by(conf.at.desc())
         .limit(1)
     )
@@ -61,7 +58,7 @@ def record_select() -> Any:
     """The columns every record export needs; filter and order it, then pass it on."""
     return (
         Record.select(
-            Record.id,  # type: ignore[attr-defined]
+            Record.id,
             Record.student_no,
             Record.name,
             Record.gender,
@@ -79,7 +76,7 @@ def record_select() -> Any:
         )
         .join_from(Record, College)
         .join_from(Record, Cohort)
-        .join_from(Record, Photo, on=(Record.photo == Photo.id), join_type=JOIN.LEFT_OUTER)  # type: ignore[attr-defined]
+        .join_from(Record, Photo, on=(Record.photo == Photo.id), join_type=JOIN.LEFT_OUTER)
     )
 
 

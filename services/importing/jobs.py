@@ -26,9 +26,6 @@ from services.importing.photo_import import import_photos
 from services.importing.reasons import N_, ImportFileError, describe, reason
 from services.importing.registry import import_registry
 
-# peewee's stubs do not declare a model's implicit primary key `id`; the
-# lines that use it in typed functions say so with `type: ignore[attr-defined]`.
-
 PROGRESS_INTERVAL = 0.5  # seconds between progress writes of a job
 
 
@@ -138,15 +135,15 @@ def sweep_interrupted(now: datetime.datetime | None = None, starting: bool = Fal
     """
     now = now or utcnow()
     jobs = ImportJob.select().where(ImportJob.status.in_(["queued", "running"]))
-    return _fail([job.id for job in jobs if is_interrupted(job, now, starting)], now)  # type: ignore[attr-defined]
+    return _fail([job.id for job in jobs if is_interrupted(job, now, starting)], now)
 
 
 def mark_if_interrupted(job: ImportJob, now: datetime.datetime | None = None) -> ImportJob:
     """The job, failed first if it was interrupted (checked when its page is shown)."""
     now = now or utcnow()
     if is_interrupted(job, now):
-        _fail([job.id], now)  # type: ignore[attr-defined]
-        job = ImportJob.get_by_id(job.id)  # type: ignore[attr-defined]
+        _fail([job.id], now)
+        job = ImportJob.get_by_id(job.id)
     return job
 
 
@@ -185,7 +182,7 @@ def run_job(app: Flask, job_id: int) -> bool:
         db.connect(reuse_if_open=True)
         claimed = (
             ImportJob.update(status="running", worker=worker_id(), updated_at=utcnow())
-            .where((ImportJob.id == job_id) & (ImportJob.status == "queued"))  # type: ignore[attr-defined]
+            .where((ImportJob.id == job_id) & (ImportJob.status == "queued"))
             .execute()
         )
         if not claimed:
@@ -196,7 +193,7 @@ def run_job(app: Flask, job_id: int) -> bool:
             job = ImportJob.get_by_id(job_id)
             values = _execute(app, job)
             values["finished_at"] = utcnow()
-            ImportJob.update(**values).where(ImportJob.id == job_id).execute()  # type: ignore[attr-defined]
+            ImportJob.update(**values).where(ImportJob.id == job_id).execute()
         finally:
             heartbeat.stop()
         return True

@@ -14,9 +14,6 @@ from services import idcard, matching
 from services.importing.reasons import N_, describe, reason
 from services.importing.tables import clean
 
-# peewee's stubs do not declare a model's implicit primary key `id`; the
-# lines that use it in typed functions say so with `type: ignore[attr-defined]`.
-
 _OLD_ID = re.compile(r"[0-9]{15}")
 
 # Why a stored photo is not attached: code → text (kept in Photo.unmatched_reason
@@ -66,7 +63,7 @@ class RecordMatcher:
             if len(found) > 1:
                 return None, "ambiguous"
             if found:
-                record = Record.get_or_none(Record.id == found[0])  # type: ignore[attr-defined]
+                record = Record.get_or_none(Record.id == found[0])
                 if record is not None:
                     return record, self.disagreement(record, entry)
         return None, "no_record"
