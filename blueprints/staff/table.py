@@ -1,25 +1,16 @@
 """What the records table's views share: the filters parsed from a request,
-the page context, and the per-request parts every row is drawn with.
+and the page context.
 
-A row's texts that depend only on the language (status labels, the options
-of each status's control, the questions) are made once per language; the
-URLs, the CSRF token and the time zone once per request. The row template
-then only joins them with the row's own values (templates/staff/_row.html).
+The rows themselves are drawn by blueprints/staff/rows.py.
 """
 
-from dataclasses import dataclass
-
-import flask_babel
 from flask import url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup, escape
-from pytz import UTC
 
 from blueprints.access import scope_for
 from blueprints.params import MAX_PAGE, to_id
+from blueprints.staff.rows import Kit
 from models import STAFF_TRANSITIONS, STATUSES, Cohort, College
 from services import photos
 from services import record_table as table
@@ -92,86 +83,6 @@ def row_globals():
     }
 
 
-@dataclass(frozen=True)
-class Texts:
-    """A row's texts in one language, ready for the HTML."""
-
-    labels: dict  # status → label
-    options: dict  # status → the <option>s of its control, the current status first
-    status_of: Markup  # "Status of %(name)s"
-    confirm: Markup  # the question before a confirmation ends
-    problem: dict  # compliance codes → the reasons, as one line
-
-
-_TEXTS = {}
-
-
-def texts():
-    """The row texts of the current language (made on first use)."""
-    locale = str(get_locale())
-    found = _TEXTS.get(locale)
-    if found is None:
-        labels = {s: escape(str(label)) for s, label in STATUS_LABELS.items()}
-
-        def option(status, selected=""):
-            return Markup('<option value="{}"{}>{}</option>').format(status, selected, labels[status])
-
-        options = {
-            s: Markup("").join([option(s, Markup(" selected")), *(option(t) for t in targets)])
-            for s, targets in STAFF_TARGETS.items()
-            if targets
-        }
-        found = _TEXTS[locale] = Texts(
-            labels=labels,
-            options=options,
-            # Marked safe, not escaped: what Jinja's gettext does with a translation.
-            status_of=Markup(_("Status of %(name)s")),  # noqa: S704
-            confirm=Markup(  # noqa: S704
-                _(
-                    "The confirmation of %(name)s ends unless the new status is a confirmation; "
-                    "the student must then check again. Change the status?"
-                )
-            ),
-            problem={},
-        )
-    return found
-
-
-def _around(url):
-    """A URL built with a stand-in id, split where the id goes."""
-    head, tail = url.split("987654321", 1)
-    return escape(head), escape(tail)
-
-
-class Kit:
-    """Everything a row needs besides the row itself, for one request."""
-
-    def __init__(self, next_url):
-        self.t = texts()
-        self.csrf = generate_csrf()
-        default = next_url == url_for("staff.records.index")
-        extra = {} if default else {"next": next_url}
-        self.detail = _around(url_for("staff.records.detail", record_id=987654321, **extra))
-        self.action = _around(url_for("staff.records.set_status", record_id=987654321, **extra))
-        self.mini = _around(url_for("student.record.photo", photo_id=987654321, variant="mini"))
-        self.thumb = _around(url_for("student.record.photo", photo_id=987654321, variant="thumb"))
-        self.zone = flask_babel.get_timezone()
-        self.confirming = DONE
-
-    def when(self, moment):
-        """A change's time as "MM-dd HH:mm" in the user's time zone (Babel's
-        pattern gives these ASCII digits in every language)."""
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return self.zone.normalize(moment.astimezone(self.zone)).strftime("%m-%d %H:%M")
-
-    def problem(self, codes):
-        found = self.t.problem.get(codes)
-        if found is None:
-            found = self.t.problem[codes] = compliance_text(codes)
-        return found
-
-
 def page_context(f):
     """The table page of `f` (its page number clamped to the last page)."""
     where = scope()
@@ -190,7 +101,8 @@ def page_context(f):
     return {
         "f": f,
         "rows": rows,
-        "kit": Kit(next_url),
+        "kit": (kit := Kit(next_url)),
+        "rows_html": kit.rows(rows, admin),
         "total": total,
         "pages": pages,
         "colleges": list(colleges),
