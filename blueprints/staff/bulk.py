@@ -17,7 +17,7 @@ from extensions import limiter
 from models import STAFF_TRANSITIONS
 from services import record_table as table
 from services import staff_actions
-from services.dashboard import STATUS_LABELS
+from services.vocab import RECORD_STATUS_LABELS
 
 BULK_STATUSES = sorted({t for targets in STAFF_TRANSITIONS.values() for t in targets})
 REMIND_SKIPS = {
@@ -56,7 +56,7 @@ def skip_text(skipped, labels):
     parts = []
     for key, count in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])):
         if key.startswith("illegal:"):
-            label = _("not allowed from “%(status)s”", status=STATUS_LABELS.get(key[8:], key[8:]))
+            label = _("not allowed from “%(status)s”", status=RECORD_STATUS_LABELS.get(key[8:], key[8:]))
         else:
             label = labels.get(key, key)
         parts.append(f"{label}: {count}")
@@ -87,7 +87,7 @@ def bulk():
     if action != "remind" and action not in BULK_STATUSES:
         return bulk_response(f, next_url, _("Please choose an action."), "error", 400)
     if action == "confirmed_offline" and not reason:
-        label = STATUS_LABELS[action]
+        label = RECORD_STATUS_LABELS[action]
         return bulk_response(
             f, next_url, _("Please give a reason for “%(status)s”.", status=label), "error", 400
         )
@@ -101,7 +101,7 @@ def bulk():
         labels = REMIND_SKIPS
     else:
         done, skipped = staff_actions.bulk_status(ids, action, reason, actor, client_ip(), external_url)
-        message = _("Status set to “%(status)s”: %(num)d.", status=STATUS_LABELS[action], num=done)
+        message = _("Status set to “%(status)s”: %(num)d.", status=RECORD_STATUS_LABELS[action], num=done)
         labels = STATUS_SKIPS
     if not_found:
         skipped["not_found"] += not_found

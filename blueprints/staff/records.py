@@ -31,7 +31,7 @@ from blueprints.web import client_ip, external_url, is_htmx, render, safe_next, 
 from models import AuditEvent, Confirmation, IllegalTransition, Record, StaleRecord, User, db
 from services import idcard, records, staff_actions
 from services import record_table as table
-from services.dashboard import DONE, STATUS_LABELS
+from services.vocab import DONE, RECORD_STATUS_LABELS
 
 # Re-exported: what the exports and the staff photo pages build on.
 __all__ = ["Filters", "apply", "bp", "compliance_text", "ordered", "table_query"]
@@ -147,11 +147,11 @@ def row(record_id):
 def status_problem(exc, record, target):
     """A message for a refused status change."""
     if isinstance(exc, staff_actions.ReasonMissing):
-        return _("Please give a reason for “%(status)s”.", status=STATUS_LABELS.get(target, target))
+        return _("Please give a reason for “%(status)s”.", status=RECORD_STATUS_LABELS.get(target, target))
     return _(
         "The status cannot change from “%(old)s” to “%(new)s”.",
-        old=STATUS_LABELS.get(record.status, record.status),
-        new=STATUS_LABELS.get(target, target),
+        old=RECORD_STATUS_LABELS.get(record.status, record.status),
+        new=RECORD_STATUS_LABELS.get(target, target),
     )
 
 

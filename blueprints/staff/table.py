@@ -14,7 +14,7 @@ from blueprints.staff.rows import Kit
 from models import STAFF_TRANSITIONS, STATUSES, Cohort, College
 from services import photos
 from services import record_table as table
-from services.dashboard import DONE, STATUS_LABELS
+from services.vocab import DONE, RECORD_STATUS_LABELS
 
 STAFF_TARGETS = {s: [t for t in STATUSES if t in STAFF_TRANSITIONS.get(s, ())] for s in STATUSES}
 
@@ -75,7 +75,7 @@ def compliance_text(codes):
 def row_globals():
     """Labels and helpers the staff templates use (registered on the staff blueprint)."""
     return {
-        "status_labels": STATUS_LABELS,
+        "status_labels": RECORD_STATUS_LABELS,
         "staff_targets": STAFF_TARGETS,
         "compliance_text": compliance_text,
         "show_college": current_user.is_authenticated and current_user.role == "admin",
