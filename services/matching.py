@@ -54,7 +54,7 @@ def holder_of(id_type, id_number, exclude=None):
     query = User.select().where((User.id_type == id_type) & (User.id_number == id_number))
     if exclude is not None:
         query = query.where(User.id != exclude.id)
-    return query.first()
+    return query.order_by(User.id).first()  # the first holder, on either database
 
 
 def _with_links():

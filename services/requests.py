@@ -85,7 +85,7 @@ def open_request(kind, user=None, record=None):
         query = query.where(Request.user == user)
     if record is not None:
         query = query.where(Request.record == record)
-    return query.first()
+    return query.order_by(Request.id).first()  # the oldest, on either database
 
 
 def disputed(record):

@@ -329,6 +329,22 @@ def test_ordering_of_equal_keys(app, db):
         f"{note}-{field}" for note in ("third", "second", "first") for field in ("name", "gender", "major")
     ]
 
+    # "The" holder of an ID number and "the" open request: the oldest, not
+    # whichever the database finds first. Rows are written highest id first,
+    # so a PostgreSQL table scan meets the newest first.
+    holders = [
+        make_user(f"holder{i}@example.edu", id=i, id_type="resident", id_number="X123").id
+        for i in (903, 902, 901)
+    ]
+    assert matching.holder_of("resident", "X123").id == min(holders)
+    disputes = [
+        models.Request.create(id=i, kind="id_dispute", user=i, record=record, created_at=same).id
+        for i in (903, 902, 901)
+    ]
+    from services import requests as casework
+
+    assert casework.open_request("id_dispute", record=record).id == min(disputes)
+
     # The admin staff list: by college code, staff without a college last.
     other = make_college("外语学院", "fl")
     make_user("admin@example.edu", role="admin")
