@@ -193,11 +193,17 @@ class TemplateDatabase:
         """The URL of an empty, migrated database for one test."""
         if self.kind == "postgres":
             return self._fresh_postgres()
+        target = tmp_path / "test.sqlite3"
+        self.sqlite_copy(target)
+        return f"sqlite:///{target}"
+
+    def sqlite_copy(self, target):
+        """An empty, migrated SQLite file at `target` (mode 600, as `flask
+        init-db` creates it), whatever --database says."""
         if self.sqlite_template is None:
             self.sqlite_template = self._build_sqlite()
-        target = tmp_path / "test.sqlite3"
         shutil.copyfile(self.sqlite_template, target)
-        return f"sqlite:///{target}"
+        os.chmod(target, 0o600)
 
     def _build_sqlite(self):
         path = self.workdir / "template.sqlite3"
