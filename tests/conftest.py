@@ -3,6 +3,8 @@ or an emptied PostgreSQL database with `--database postgres`), a real SMTP
 server on loopback, clients that close responses like a WSGI server does (so
 mail queued by a request is delivered before the test reads it)."""
 
+import contextlib
+import copy
 import email
 import email.policy
 import os
@@ -353,3 +355,69 @@ def db(app):
     yield models
     if not models.db.is_closed():
         models.db.close()
+
+
+class DemoSnapshot:
+    """The small demo (services.demo), seeded once per session and worker.
+
+    SQLite: the first test that asks seeds its own database as usual; its
+    database file and the files the seed wrote under the instance folder
+    (photos, ID pictures) are kept, and later tests get a copy of the file
+    and hard links to those files (written once, replaced by rename, never
+    changed in place). A seed costs seconds and some 300 files; the copy,
+    milliseconds. PostgreSQL: every test seeds (its database is shared by
+    the worker and emptied between tests).
+    """
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.result = None
+
+    def seed(self, app):
+        from services import demo
+
+        database = app.config["DATABASE_URL"]
+        if not database.startswith("sqlite:///"):
+            return self._seed_now(app, demo)
+        path = database.removeprefix("sqlite:///")
+        if self.result is None:
+            self.result = self._seed_now(app, demo)
+            models.db.obj.close_all()  # the last close checkpoints the WAL into the file
+            assert not os.path.exists(path + "-wal") or os.path.getsize(path + "-wal") == 0
+            shutil.copyfile(path, self.dir / "demo.sqlite3")
+            for name in os.listdir(app.instance_path):
+                source = os.path.join(app.instance_path, name)
+                if os.path.isdir(source):
+                    shutil.copytree(source, self.dir / "files" / name)
+            return copy.deepcopy(self.result)
+        models.db.obj.close_all()
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path + suffix)
+        shutil.copyfile(self.dir / "demo.sqlite3", path)
+        files = self.dir / "files"
+        for name in os.listdir(files) if files.exists() else ():
+            target = os.path.join(app.instance_path, name)
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(files / name, target, copy_function=os.link)
+        return copy.deepcopy(self.result)
+
+    @staticmethod
+    def _seed_now(app, demo):
+        with app.app_context():
+            models.db.connect(reuse_if_open=True)
+            result = demo.seed("small")
+            models.db.close()
+        return result
+
+
+@pytest.fixture(scope="session")
+def demo_snapshot(tmp_path_factory):
+    return DemoSnapshot(tmp_path_factory.mktemp("demo-small"))
+
+
+@pytest.fixture
+def demo_small(app, db, demo_snapshot):
+    """The small demo in the test's database (a DemoSeed: logins, guide,
+    realname, counts), as `demo.seed("small")` leaves it."""
+    return demo_snapshot.seed(app)

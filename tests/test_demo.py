@@ -22,8 +22,10 @@ def seed(app, db, size):
 
 
 @pytest.fixture
-def small(app, db):
-    return seed(app, db, "small")
+def small(demo_small):
+    """The small demo, seeded once per session and copied (conftest.DemoSnapshot);
+    test_same_people_every_run compares it with a seed made on the spot."""
+    return demo_small
 
 
 def user(db, n):

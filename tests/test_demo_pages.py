@@ -24,9 +24,8 @@ PAGES = {
 
 
 @pytest.fixture
-def seeded(app, db):
-    with app.app_context():
-        return demo.seed("small")
+def seeded(demo_small):
+    return demo_small
 
 
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
