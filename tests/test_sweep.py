@@ -14,7 +14,8 @@ student with a record, a student without one, staff, admin), the sweep sends:
 It asserts: no 500, no traceback in the body, and no row changed when the
 answer is a refusal (4xx). CSRF is switched off so that the input reaches
 the code behind the token check. The totals are printed at the end
-(`pytest -s tests/test_sweep.py`).
+(`pytest -s tests/test_sweep.py`), per part: the routes are dealt
+into PARTS tests so that parallel workers share the sweep.
 """
 
 import functools
@@ -293,9 +294,15 @@ def log_in(app, client, user_id):
         sess["_fresh"] = True
 
 
-# About 2,800 requests: two minutes on a busy two-core machine.
+# About 2,800 requests in all: two minutes on a busy two-core machine. The
+# routes are dealt round-robin into PARTS tests, each on its own world, so
+# that xdist workers share them.
+PARTS = 4
+
+
 @pytest.mark.timeout(900)
-def test_every_route_every_role_hostile_input(world):
+@pytest.mark.parametrize("part", range(PARTS))
+def test_every_route_every_role_hostile_input(world, part):
     app, ids, users = world
     roles = {"anonymous": None, **users}
     stats = {"routes": 0, "requests": 0, "fields": 0, "problems": []}
@@ -303,7 +310,10 @@ def test_every_route_every_role_hostile_input(world):
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     only = re.compile(os.environ.get("SWEEP_ONLY", ""))
-    rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static" and only.search(r.rule)]
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
+    rules.sort(key=lambda r: (r.rule, sorted(r.methods)))
+    assert len(rules) >= 4 * PARTS
+    rules = [r for r in rules[part::PARTS] if only.search(r.rule)]
     def send(method, path, query=None, data=None, what=""):
         SEEN.clear()
         if what.startswith("[student-unmatched]"):
@@ -381,7 +391,7 @@ def test_every_route_every_role_hostile_input(world):
                     log_in(app, client, user_id)  # a successful logout or password change ends the session
     elapsed = time.monotonic() - started
     print(
-        f"\n[sweep] {stats['routes']} routes × {len(roles)} roles: {stats['requests']} requests, "
+        f"\n[sweep part {part + 1}/{PARTS}] {stats['routes']} routes × {len(roles)} roles: {stats['requests']} requests, "
         f"{stats['fields']} fields read, {len(stats['problems'])} problems, {elapsed:.1f} s"
     )
     assert not stats["problems"], "\n".join(stats["problems"][:60])
