@@ -1,7 +1,9 @@
 """Synthetic people and accounts for tests (never real data)."""
 
 import datetime
+import itertools
 import random
+from types import SimpleNamespace
 
 from werkzeug.security import generate_password_hash
 
@@ -133,3 +135,46 @@ def setup_world():
     make_user("admin@example.edu", role="admin")
     make_user("student@example.edu")
     return cs, fl, cohort
+
+
+def client_for(app, email=None):
+    """A test client in English, logged in as `email` when given."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    if email:
+        assert login(client, email).status_code == 303
+    return client
+
+
+def staff_world(second_staff_a=False):
+    """Two colleges (a: cs 计算机学院, b: fl 外国语学院), an open cohort, a
+    staff member of each (staff_a, staff_b; staff_a2 of a as well when asked)
+    and an admin, all reading English. Returns a SimpleNamespace."""
+    a = make_college("计算机学院", "cs")
+    b = make_college("外国语学院", "fl", office_contact="外国语学院办公室")
+    make_cohort()
+    world = SimpleNamespace(a=a, b=b)
+    world.staff_a = make_user("staff.a@example.edu", role="staff", college=a, locale="en")
+    if second_staff_a:
+        world.staff_a2 = make_user("staff.a2@example.edu", role="staff", college=a, locale="en")
+    world.staff_b = make_user("staff.b@example.edu", role="staff", college=b, locale="en")
+    world.admin = make_user("admin@example.edu", role="admin", locale="en")
+    return world
+
+
+_photo_seeds = itertools.count(100)
+
+
+def linked_student(app, email, college, name="张三", photo=True, seed=None, **fields):
+    """A student (English) linked to a fresh record of `college`, with a
+    photo (of `seed`, else a new one) when asked. Returns (user, record)
+    as stored."""
+    from services import matching
+
+    user = make_user(email, locale="en")
+    record = make_record(college=college, name=name, **fields)
+    if photo:
+        make_photo(app, record, seed=next(_photo_seeds) if seed is None else seed)
+    with_realname(user, record)
+    assert matching.link(user) is not None
+    return models.User.get_by_id(user.id), models.Record.get_by_id(record.id)

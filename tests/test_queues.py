@@ -20,52 +20,24 @@ from services import requests as reqs
 from tests import imagegen
 from tests.conftest import text_of
 from tests.factories import (
-    login,
+    client_for,
+    linked_student,
     make_cohort,
     make_college,
     make_photo,
     make_record,
     make_user,
+    staff_world,
     with_realname,
 )
 
-_seeds = iter(range(100, 10_000))
-
-
-def client_for(app, email=None):
-    """A test client in English, logged in as `email` when given."""
-    client = app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    if email:
-        assert login(client, email).status_code == 303
-    return client
+_seeds = iter(range(10_000, 20_000))  # photo seeds of its own (linked_student has 100…)
 
 
 @pytest.fixture
 def world(app, db):
-    """Two colleges, an open cohort, staff of each college, an admin."""
-    a = make_college("计算机学院", "cs")
-    b = make_college("外国语学院", "fl", office_contact="外国语学院办公室")
-    make_cohort()
-    return SimpleNamespace(
-        a=a,
-        b=b,
-        staff_a=make_user("staff.a@example.edu", role="staff", college=a, locale="en"),
-        staff_a2=make_user("staff.a2@example.edu", role="staff", college=a, locale="en"),
-        staff_b=make_user("staff.b@example.edu", role="staff", college=b, locale="en"),
-        admin=make_user("admin@example.edu", role="admin", locale="en"),
-    )
-
-
-def linked_student(app, email, college, name="张三", photo=True, **fields):
-    """A student linked to a fresh record of `college` (with a photo)."""
-    user = make_user(email, locale="en")
-    record = make_record(college=college, name=name, **fields)
-    if photo:
-        make_photo(app, record, seed=next(_seeds))
-    with_realname(user, record)
-    assert matching.link(user) is not None
-    return models.User.get_by_id(user.id), models.Record.get_by_id(record.id)
+    """Two colleges, an open cohort, staff of each college (two of a), an admin."""
+    return staff_world(second_staff_a=True)
 
 
 def id_picture(app):

@@ -14,14 +14,17 @@ import models
 from services import idcard, photostore
 from services import requests as reqs
 from tests import imagegen
-from tests import test_staff_photos as shared
-from tests.factories import make_record
-from tests.test_staff_photos import client_for, confirm, csrf, student
+from tests.factories import (
+    client_for,
+    make_record,
+    staff_world,
+)
+from tests.test_staff_photos import confirm, csrf, student
 
 
 @pytest.fixture
 def world(app, db):
-    return shared.world.__wrapped__(app, db)
+    return staff_world()
 
 
 def rows_of(html):

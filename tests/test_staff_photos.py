@@ -5,59 +5,34 @@ requests, and who may see a photo no record carries (issue 10)."""
 import datetime
 import io
 import re
-from types import SimpleNamespace
 
 import pytest
 from PIL import Image
 
 import models
-from services import matching, photos
+from services import photos
 from services import requests as reqs
 from tests import imagegen
 from tests.conftest import text_of
 from tests.factories import (
+    client_for,
+    linked_student,
     login,
-    make_cohort,
-    make_college,
     make_photo,
-    make_record,
-    make_user,
-    with_realname,
+    staff_world,
 )
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def client_for(app, email=None):
-    client = app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    if email:
-        assert login(client, email).status_code == 303
-    return client
-
-
 @pytest.fixture
 def world(app, db):
-    a = make_college("计算机学院", "cs")
-    b = make_college("外国语学院", "fl")
-    make_cohort()
-    return SimpleNamespace(
-        a=a,
-        b=b,
-        staff_a=make_user("staff.a@example.edu", role="staff", college=a, locale="en"),
-        staff_b=make_user("staff.b@example.edu", role="staff", college=b, locale="en"),
-        admin=make_user("admin@example.edu", role="admin", locale="en"),
-    )
+    return staff_world()
 
 
 def student(app, email, college, photo=False, seed=1):
-    user = make_user(email, locale="en")
-    record = make_record(college=college)
-    if photo:
-        make_photo(app, record, seed=seed)
-    with_realname(user, record)
-    assert matching.link(user) is not None
-    return models.User.get_by_id(user.id), models.Record.get_by_id(record.id)
+    """A linked student of `college`, with the photo of `seed` when asked."""
+    return linked_student(app, email, college, photo=photo, seed=seed)
 
 
 def csrf(client, path):

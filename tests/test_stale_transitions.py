@@ -8,13 +8,13 @@ import pytest
 import models
 from services import requests as reqs
 from services import staff_actions
-from tests import test_staff_photos as shared
-from tests.test_staff_photos import CSRF, client_for, csrf, student
+from tests.factories import client_for, staff_world
+from tests.test_staff_photos import CSRF, csrf, student
 
 
 @pytest.fixture
 def world(app, db):
-    return shared.world.__wrapped__(app, db)
+    return staff_world()
 
 
 def set_offline(app, record, actor):
