@@ -57,8 +57,12 @@ dev: init-db
 # (TEST_DATABASE_URL, default postgresql://127.0.0.1:5432/; a fresh database
 # per run and worker, dropped afterwards). REQUIRE_POSTGRES=1 (CI) makes an
 # unreachable server an error. TEST_WORKERS=0 runs in one process.
+# Bytecode is cached (__pycache__/, git-ignored) even where the environment
+# sets PYTHONDONTWRITEBYTECODE: the suite starts two workers and some twenty
+# Python processes (gunicorn, `flask worker`, memory probes) that would each
+# compile the app again (about 1.3 s of CPU apiece). See docs/TESTING.md.
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 test: $(VENV)/.installed-dev $(MO_FILES)
 	$(PYTEST) --database sqlite $(PYTEST_ARGS)
 	@if $(BIN)/python -m tests.pgcheck; then \
