@@ -8,6 +8,8 @@ with the values as parameters (prepared.Prepared); a table page selects only
 the columns a row shows, as plain `Row` tuples.
 """
 
+from __future__ import annotations
+
 import re
 import threading
 from collections.abc import Callable
@@ -71,9 +73,9 @@ class Row(NamedTuple):
     college: str
 
     @classmethod
-    def of(cls, record: Record) -> "Row":
+    def of(cls, record: Record) -> Row:
         """The row of a record loaded with its photo and college."""
-        compliance = record.photo.compliance if record.photo_id else ""
+        compliance = record.photo.compliance if record.photo_id and record.photo else ""
         return cls(
             record.id, record.name, record.student_no, record.id_number, record.status, record.version,
             record.changed_at, record.photo_id, compliance or "", record.college.name,
@@ -127,7 +129,7 @@ def _search(kind: str, bind: Bind) -> Node:
     return match | Expression(Record.id_number, OP.ILIKE, bind("id_like")) if kind == "no+id" else match
 
 
-def restrict(query: ModelSelect, f: Filters, scope: Scope, bind: Bind | None = None) -> ModelSelect:
+def restrict(query: ModelSelect[Any], f: Filters, scope: Scope, bind: Bind | None = None) -> ModelSelect[Any]:
     """`query` (on Record; Photo joined LEFT OUTER if f.problem is set)
     limited to the scope and the filters. `bind(name)` is the node of a
     value: `Param` in a prepared query; by default the value itself."""
@@ -156,9 +158,9 @@ def restrict(query: ModelSelect, f: Filters, scope: Scope, bind: Bind | None = N
     return query
 
 
-def ordered(query: ModelSelect, f: Filters) -> ModelSelect:
+def ordered(query: ModelSelect[Any], f: Filters) -> ModelSelect[Any]:
     """Sorted as `f` says, ties by id (a stable page order)."""
-    column = SORTS[f.sort]
+    column: Any = SORTS[f.sort]
     if f.q:
         # A text search matches few rows: sorting them beats walking the whole
         # sort index hunting for matches (SQLite picks the index otherwise).
@@ -166,7 +168,7 @@ def ordered(query: ModelSelect, f: Filters) -> ModelSelect:
     return query.order_by(column.desc() if f.dir == "desc" else column.asc(), Record.id)
 
 
-def with_photo(query: ModelSelect) -> ModelSelect:
+def with_photo(query: ModelSelect[Any]) -> ModelSelect[Any]:
     return query.join_from(Record, Photo, JOIN.LEFT_OUTER, on=(Record.photo == Photo.id))
 
 
@@ -234,7 +236,7 @@ def ids_in_scope(ids: list[int], scope: Scope) -> list[int]:
     return sorted(i for (i,) in query.tuples())
 
 
-def full_query() -> ModelSelect:
+def full_query() -> ModelSelect[Any]:
     """Records with photo and college, as whole models (detail, fragments)."""
     return with_photo(Record.select(Record, Photo, College).join_from(Record, College))
 

@@ -40,7 +40,7 @@ class Texts:
     problem: dict  # compliance codes → the reasons, as one line
 
 
-_TEXTS = {}
+_TEXTS: dict[str, Texts] = {}
 
 
 def texts():
