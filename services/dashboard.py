@@ -10,10 +10,7 @@ from dataclasses import dataclass, field
 from peewee import JOIN, fn
 
 from models import STATUSES, Cohort, College, Record, Request
-from services.vocab import DONE, RECORD_STATUS_LABELS, RequestKind, RequestStatus
-
-# Until services.exports and blueprints.staff.records import them from services.vocab.
-STATUS_LABELS = RECORD_STATUS_LABELS
+from services.vocab import DONE, RequestKind, RequestStatus
 
 
 @dataclass

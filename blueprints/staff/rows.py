@@ -22,8 +22,8 @@ from markupsafe import Markup, escape
 from pytz import UTC
 
 from services import record_table as table
-from services.dashboard import DONE, STATUS_LABELS
 from services.idcard import mask
+from services.vocab import DONE, RECORD_STATUS_LABELS
 
 STAND_IN = 987654321
 ROW_TEMPLATE = "staff/_row.html"
@@ -50,7 +50,7 @@ def texts():
     locale = str(get_locale())
     found = _TEXTS.get(locale)
     if found is None:
-        labels = {s: escape(str(label)) for s, label in STATUS_LABELS.items()}
+        labels = {s: escape(str(label)) for s, label in RECORD_STATUS_LABELS.items()}
 
         def option(status, selected=""):
             return Markup('<option value="{}"{}>{}</option>').format(status, selected, labels[status])
