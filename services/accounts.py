@@ -66,12 +66,10 @@ def activation_hours():
 
 def _send_activation(user, link):
     raw = issue_token(user, ACTIVATE, activation_hours())
-    mail.queue(
-        user.email,
+    mail.queue_to(
+        user,
         "activate",
         _l("Activate your GradProof account"),
-        locale=user.locale,
-        user=user,
         link=link("student.auth.activate", token=raw),
         hours=current_app.config["ACTIVATION_HOURS"],
     )
@@ -85,12 +83,10 @@ def _send_existing_notice(user, link):
     if not user.is_activated:
         raw = issue_token(user, ACTIVATE, activation_hours())
         extra["activate_link"] = link("student.auth.activate", token=raw)
-    mail.queue(
-        user.email,
+    mail.queue_to(
+        user,
         "register_existing",
         _l("Someone tried to register with your address"),
-        locale=user.locale,
-        user=user,
         login_link=link("student.auth.login"),
         reset_link=link("student.auth.forgot_password"),
         **extra,
@@ -254,12 +250,10 @@ def request_reset(email, link, ip=""):
         return  # (a double submit: the first one sent the link)
     with db.atomic():
         raw = issue_token(user, RESET, datetime.timedelta(minutes=current_app.config["RESET_MINUTES"]))
-        mail.queue(
-            user.email,
+        mail.queue_to(
+            user,
             "reset",
             _l("Reset your GradProof password"),
-            locale=user.locale,
-            user=user,
             link=link("student.auth.reset_password", token=raw),
             minutes=current_app.config["RESET_MINUTES"],
         )
@@ -319,12 +313,10 @@ def recover_username(real_name, id_type, id_number, link, ip=""):
             if name_key(user.real_name or "") == key and not user.disabled:
                 if mail.recently_queued(user.email, "username"):
                     continue  # a double submit: the first one sent it
-                mail.queue(
-                    user.email,
+                mail.queue_to(
+                    user,
                     "username",
                     _l("Your GradProof username"),
-                    locale=user.locale,
-                    user=user,
                     email=user.email,
                     login_link=link("student.auth.login"),
                     reset_link=link("student.auth.forgot_password"),

@@ -45,6 +45,7 @@ from models import (
     utcnow,
 )
 from services import (
+    casework,
     demo_names,
     demo_requests,
     idcard,
@@ -54,7 +55,6 @@ from services import (
     photostore,
     records,
     regions,
-    requests,
 )
 
 DOMAIN = "demo.example.edu"
@@ -107,7 +107,7 @@ HOME_PROVINCES = (
 PERMIT_AREAS = ("810000", "820000", "830000")
 OTHER_ID_TYPES = (idcard.RESIDENCE_PERMIT, idcard.HKMO_PERMIT, idcard.PASSPORT)
 
-# What students file (services.requests): (kind, note). "major"/"name" name
+# What students file (services.casework): (kind, note). "major"/"name" name
 # a field with the value the student says is right, the others photo items.
 CORRECTIONS = (
     ("photo_wrong", "照片不是本人"),
@@ -713,7 +713,7 @@ def _play(rng, person, record, user, staff, late):
         if path == "correction":
             return
         photo = Photo.get_by_id(late[person.student_no])
-        requests.decide(request, staff, accept=True, note="已关联正确的照片", photo=photo)
+        casework.decide(request, staff, accept=True, note="已关联正确的照片", photo=photo)
         if path == "reconfirmed":
             records.confirm(Record.get_by_id(record.id), user)
 
@@ -729,7 +729,7 @@ def _file_correction(rng, person, record, user):
         values["name"] = demo_names.typo(rng, person.name)
     else:
         items = (kind,)
-    return requests.file_correction(user, record, values, items, note=note)
+    return casework.file_correction(user, record, values, items, note=note)
 
 
 def _offline(rng, record, staff):

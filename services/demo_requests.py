@@ -13,8 +13,8 @@ import random
 from PIL import Image, ImageDraw, ImageFont
 
 from models import User
+from services import casework as reqs
 from services import idcard, idimages, matching, photos
-from services import requests as reqs
 
 
 def id_card_picture(seed, side):

@@ -1,7 +1,7 @@
 """Real-name data of an account (实名注册, 修改个人信息) and re-matching.
 
 ID type and number are written once, by `save_realname`; afterwards only
-staff decisions (services/requests.py) change them.
+staff decisions (services/casework) change them.
 """
 
 from models import AuditEvent, db, utcnow

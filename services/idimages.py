@@ -13,7 +13,7 @@ ends before the rows its header promises (Pillow pads those with grey) is
 refused as incomplete.
 
 The file of a new request is written as the last step of the transaction
-that creates its row (services.requests), and removed if that transaction
+that creates its row (services.casework), and removed if that transaction
 fails, so no picture is left without a row; `sweep_orphans` deletes any
 that are (e.g. after a crash between the two).
 """

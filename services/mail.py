@@ -20,13 +20,14 @@ import datetime
 import smtplib
 import socket
 import sys
+from typing import Any
 
 from flask import current_app, g, render_template
 from flask_babel import force_locale
 from flask_mail import Message
 
 from extensions import mail
-from models import OutboxMail, db, utcnow
+from models import OutboxMail, User, db, utcnow
 
 STALE_CLAIM = datetime.timedelta(minutes=10)
 MAX_BACKOFF = datetime.timedelta(hours=6)
@@ -49,6 +50,11 @@ def queue(to, template, subject, locale="zh_CN", user=None, **ctx):
     )
     g.outbox_dirty = True  # ask for a delivery once the request is over
     return row
+
+
+def queue_to(user: User, template: str, subject: Any, **ctx: Any) -> OutboxMail:
+    """`queue()` to a user's own address, in the user's language."""
+    return queue(user.email, template, subject, locale=user.locale, user=user, **ctx)
 
 
 # A failure of these kinds says the server is down, not that this mail is bad.

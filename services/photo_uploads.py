@@ -23,8 +23,8 @@ from flask_babel import lazy_gettext as _l
 from PIL import ImageOps
 
 from models import AuditEvent, Photo, PhotoHistory, Record, StaleRecord, db, utcnow
+from services import casework as reqs
 from services import mail, photos, photostore, records
-from services import requests as reqs
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
 STAGE_TTL = 24 * 3600
@@ -189,12 +189,10 @@ def attach_upload(record, data, where, actor, ip="", link=None, filename="", req
             )
             if request is None and record.account_id:
                 user = record.account
-                mail.queue(
-                    user.email,
+                mail.queue_to(
+                    user,
                     "photo_changed",
                     _l("Your college gave you a new graduation photo: please check it"),
-                    locale=user.locale,
-                    user=user,
                     link=link("student.record.index") if link else None,
                 )
     except BaseException:
@@ -230,12 +228,10 @@ def request_retake(record, on_date, place, actor, ip="", link=None, request=None
             reqs.decide(request, actor, accept=True, note=note, ip=ip, link=link)
         elif record.account_id:
             user = record.account
-            mail.queue(
-                user.email,
+            mail.queue_to(
+                user,
                 "photo_retake",
                 _l("Your graduation photo is needed: please come to the photo session"),
-                locale=user.locale,
-                user=user,
                 date=on_date.isoformat(),
                 place=place,
                 link=link("student.record.index") if link else None,

@@ -164,12 +164,10 @@ def void(record, reason, actor=None, ip="", link=None, notify=True):
         record.transition("pending", actor=actor, ip=ip, reason=reason)
     if voided and record.account_id and notify:
         user = record.account
-        mail.queue(
-            user.email,
+        mail.queue_to(
+            user,
             "record_changed",
             _l("Your graduation record changed: please check it again"),
-            locale=user.locale,
-            user=user,
             link=link("student.record.index") if link else None,
         )
     return voided

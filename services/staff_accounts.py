@@ -35,12 +35,10 @@ def _unusable_hash():
 
 def _send_invite(user, actor, link):
     raw = issue_token(user, INVITE, INVITE_LIFETIME)
-    mail.queue(
-        user.email,
+    mail.queue_to(
+        user,
         "invite",
         _l("You are invited to GradProof"),
-        locale=user.locale,
-        user=user,
         link=link("admin.staff.accept_invite", token=raw),
         days=INVITE_LIFETIME.days,
         college=user.college.name if user.college_id else "",

@@ -129,12 +129,10 @@ def send_reminders(ids, actor, ip, link):
                     skipped[problem] += 1
                     continue
                 user = record.account
-                mail.queue(
-                    user.email,
+                mail.queue_to(
+                    user,
                     "reminder",
                     _l("Please check and confirm your graduation record"),
-                    locale=user.locale,
-                    user=user,
                     name=record.name,
                     deadline=record.cohort.confirm_deadline.isoformat(),
                     days=max(0, record.cohort.days_left(now)),

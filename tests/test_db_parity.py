@@ -341,7 +341,7 @@ def test_ordering_of_equal_keys(app, db):
         models.Request.create(id=i, kind="id_dispute", user=i, record=record, created_at=same).id
         for i in (903, 902, 901)
     ]
-    from services import requests as casework
+    from services import casework
 
     assert casework.open_request("id_dispute", record=record).id == min(disputes)
 

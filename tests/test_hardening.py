@@ -20,7 +20,7 @@ from PIL import Image
 import models
 from services import idcard, idimages, photos
 from services import importing as imports
-from services import requests as reqs
+from services.casework import filing as reqs
 from services.exports import records as exports
 from services.importing import photo_import as import_photos
 from tests import imagegen

@@ -1,6 +1,6 @@
 """Staff queues: corrections, ID change requests and ID disputes, decided in place.
 
-Synthetic people only. Requests are filed through services.requests (the
+Synthetic people only. Requests are filed through services.casework (the
 student side has its own tests); deciding goes through HTTP as staff do.
 """
 
@@ -15,8 +15,8 @@ import pytest
 from flask_babel import force_locale
 
 import models
+from services import casework as reqs
 from services import idcard, idimages, matching, records
-from services import requests as reqs
 from tests import imagegen
 from tests.conftest import text_of
 from tests.factories import (

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import models
+from services import casework as reqs
 from services import idcard, photostore
-from services import requests as reqs
 from tests import imagegen
 from tests.factories import (
     client_for,

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 import models
+from services import casework as reqs
 from services import photos
-from services import requests as reqs
 from tests import imagegen
 from tests.conftest import text_of
 from tests.factories import (

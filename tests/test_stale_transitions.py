@@ -6,7 +6,7 @@ import datetime
 import pytest
 
 import models
-from services import requests as reqs
+from services import casework as reqs
 from services import staff_actions
 from tests.factories import client_for, staff_world
 from tests.test_staff_photos import CSRF, csrf, student

@@ -32,8 +32,8 @@ from werkzeug.datastructures import ImmutableMultiDict
 
 import models
 from blueprints.core import CleanRequest
+from services import casework as reqs
 from services import idcard, idimages, sessions
-from services import requests as reqs
 from tests import imagegen
 from tests.factories import (
     PASSWORD,

@@ -19,8 +19,8 @@ from blueprints.params import to_id
 from blueprints.staff.records import compliance_text, get_scoped
 from blueprints.web import client_ip, external_url, render, safe_next
 from models import PhotoHistory, Record, Request, StaleRecord
+from services import casework as reqs
 from services import photo_uploads, photos
-from services import requests as reqs
 
 bp = Blueprint("photos", __name__, url_prefix="/records")
 

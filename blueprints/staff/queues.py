@@ -3,7 +3,7 @@ and ID disputes.
 
 Each item opens inline, shows the evidence beside the current data and is
 decided in place. The decision itself (one transaction with the record and
-account changes, the audit event and the mail) is services.requests.decide;
+account changes, the audit event and the mail) is services.casework.decide;
 this module only parses, scopes and renders.
 """
 
@@ -20,8 +20,8 @@ from blueprints.access import READ_ID_NUMBER, audit_read, college_scope, staff_v
 from blueprints.params import page_arg, to_id
 from blueprints.web import Form, client_ip, external_url, redirect_to, render, swap_or_redirect
 from models import College, CorrectionItem, IllegalTransition, Photo, Record, Request, StaleRecord, User
+from services import casework as reqs
 from services import records, regions
-from services import requests as reqs
 
 bp = Blueprint("queues", __name__, url_prefix="/queues")
 
@@ -187,13 +187,11 @@ def detail(found):
         r=found,
         record=record,
         rows=staff_rows(record) if record else [],
-        candidates=[],
         fixes={found.id: list(found.items)},
         region=region_of(found.user),
         **labels(),
     )
-    if found.kind == reqs.CORRECTION and record is not None and found.status == "open":
-        ctx["candidates"] = list(candidate_query(record, found).limit(MAX_CANDIDATES))
+    ctx["candidates"] = reqs.shown_candidates(found, record, photo_scope, MAX_CANDIDATES)
     return ctx
 
 
@@ -220,37 +218,11 @@ def region_of(user):
     return " ".join(names)
 
 
-def candidate_query(record, found):
-    """Unattached photos that could be the student's, newest first.
-
-    Matched on the record's ID number or name, and on the values the
-    correction asks for (the photo collection may hold the right ones).
-    """
-    numbers, names = {record.id_number}, {record.name}
-    for fix in found.items:
-        if fix.field == "id_number" and fix.new_value:
-            numbers.add(fix.new_value)
-        elif fix.field == "name" and fix.new_value:
-            names.add(fix.new_value)
-    attached = Record.select(Record.photo).where(Record.photo.is_null(False))
-    # Staff see only the unmatched photos that point to their college.
-    return (
-        college_scope(
-            Photo.select(),
-            Photo.college,
-        )
-        .where(
-            Photo.id.not_in(attached)
-            & (Photo.src_id_number.in_(sorted(numbers - {""})) | Photo.src_name.in_(sorted(names - {""})))
-        )
-        .order_by(Photo.created_at.desc(), Photo.id.desc())
-    )
+def photo_scope(query):
+    """Staff see only the unmatched photos that point to their college."""
+    return college_scope(query, Photo.college)
 
 
 def chosen_photo(found, raw):
     """The photo a staff member picked, if it is one of the item's candidates."""
-    photo_id = to_id(raw)
-    if found.kind != reqs.CORRECTION or not found.record_id or photo_id is None:
-        return None
-    record = Record.get_by_id(found.record_id)
-    return candidate_query(record, found).where(Photo.id == photo_id).first()
+    return reqs.chosen_photo(found, to_id(raw), photo_scope)

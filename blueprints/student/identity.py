@@ -16,8 +16,8 @@ from blueprints.student.identity_forms import EvidenceForm, IdChangeForm, Profil
 from blueprints.web import client_ip, htmx_only, redirect_to, render
 from extensions import limiter
 from models import utcnow
+from services import casework as reqs
 from services import idcard, identity, idimages, matching, pending_uploads, photos
-from services import requests as reqs
 
 bp = Blueprint("identity", __name__, url_prefix="/identity")
 

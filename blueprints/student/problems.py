@@ -10,8 +10,8 @@ from blueprints.access import READ_ID_PICTURE, audit_read, may_see_request, stud
 from blueprints.forms import ButtonForm
 from blueprints.web import client_ip, redirect_to, render
 from models import CorrectionItem, Request
+from services import casework as reqs
 from services import idimages
-from services import requests as reqs
 
 bp = Blueprint("problems", __name__)
 

@@ -18,8 +18,8 @@ from blueprints.params import to_date
 from blueprints.web import Form, client_ip, redirect_to, render
 from models import Photo, StaleRecord
 from prepared import Param, Prepared
+from services import casework as reqs
 from services import idcard, matching, photostore, records
-from services import requests as reqs
 
 bp = Blueprint("record", __name__)
 
