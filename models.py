@@ -473,6 +473,16 @@ class Request(BaseModel):
     reject_reason = CharField(max_length=32, default="")
     decision_note = TextField(default="")
 
+    if TYPE_CHECKING:
+        # The raw foreign-key values peewee adds beside each ForeignKeyField,
+        # and the back-reference of CorrectionItem.request.
+        user_id: int
+        record_id: int | None
+        college_id: int | None
+        holder_id: int | None
+        decided_by_id: int | None
+        items: "peewee.ModelSelect[CorrectionItem]"
+
 
 class CorrectionItem(BaseModel):
     """One wrong field of a correction: what the registry says and what is right."""
