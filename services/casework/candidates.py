@@ -5,17 +5,22 @@ of them; both go through here. `scope` limits a photo query to what the
 staff member may see (blueprints.access.college_scope on Photo.college).
 """
 
-from collections.abc import Callable
+from __future__ import annotations
 
-from peewee import ModelSelect
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from models import Photo, Record, Request
 from services.casework.kinds import CORRECTION
 
-Scope = Callable[[ModelSelect], ModelSelect]
+if TYPE_CHECKING:
+    from peewee import ModelSelect
+
+    PhotoQuery = ModelSelect[Photo]
+    Scope = Callable[[PhotoQuery], PhotoQuery]
 
 
-def photo_candidates(record: Record, request: Request, scope: Scope) -> ModelSelect:
+def photo_candidates(record: Record, request: Request, scope: Scope) -> PhotoQuery:
     """Unattached photos that could be the student's, newest first.
 
     Matched on the record's ID number or name, and on the values the

@@ -71,7 +71,7 @@ def file_correction(
     return request
 
 
-def college_for_id(id_type: str | None, id_number: str | None, name: str = "") -> Record | None:
+def college_for_id(id_type: str | None, id_number: str | None, name: str | None = "") -> Record | None:
     """The college whose registry has this ID (or this name), for queue routing."""
     record = Record.get_or_none((Record.id_type == id_type) & (Record.id_number == id_number))
     if record is None and name:
