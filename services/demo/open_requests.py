@@ -12,12 +12,11 @@ import random
 
 from PIL import Image, ImageDraw, ImageFont
 
-from models import User
-from services import casework as reqs
-from services import idcard, idimages, matching, photos
+from models import Record, User
+from services import casework, idcard, idimages, matching, photos
 
 
-def id_card_picture(seed, side):
+def id_card_picture(seed: int, side: str) -> bytes:
     """A specimen ID-card side as JPEG bytes (856×540, the card's proportions)."""
     rng = random.Random(seed)
     card = Image.new("RGB", (856, 540), (226, 236, 244))
@@ -54,13 +53,20 @@ def _student(email, record, password_hash, now, id_number=None):
     )
 
 
-def seed_open_requests(rng, wrong_id_record, disputed_record, domain, password_hash, now):
+def seed_open_requests(
+    rng: random.Random,
+    wrong_id_record: Record,
+    disputed_record: Record,
+    domain: str,
+    password_hash: str,
+    now: datetime.datetime,
+) -> tuple[list[str], list[str]]:
     """Create the three accounts and two open requests; returns (emails, guide lines)."""
     # A plausible typo: same birth date and gender, other digits.
     wrong = idcard.generate_resident(rng, birth=wrong_id_record.birth_date, gender=wrong_id_record.gender)
     nine = _student(f"student09@{domain}", wrong_id_record, password_hash, now, id_number=wrong)
     key = idimages.store(id_card_picture(9, "front"), id_card_picture(9, "back"))
-    reqs.file_id_change(
+    casework.file_id_change(
         nine,
         idcard.RESIDENT,
         wrong_id_record.id_number,
@@ -74,7 +80,7 @@ def seed_open_requests(rng, wrong_id_record, disputed_record, domain, password_h
     matching.link(eleven)
     ten = _student(f"student10@{domain}", disputed_record, password_hash, now)
     key = idimages.store(id_card_picture(10, "front"), id_card_picture(10, "back"))
-    reqs.file_dispute(ten, "13800000010", "", key, note="我的身份证号被他人注册")
+    casework.file_dispute(ten, "13800000010", "", key, note="我的身份证号被他人注册")
 
     guide = [
         f"student09  wrong ID number at 实名注册, ID change request open (staff: accept → record "

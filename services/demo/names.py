@@ -7,6 +7,8 @@ random: the people are made up, and the few famous names a random draw could
 hit are refused.
 """
 
+import random
+
 # Roughly in order of frequency; `surname()` weights the front of the list.
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田"
@@ -47,7 +49,7 @@ REFUSED = frozenset((
 ))  # fmt: skip
 
 
-def surname(rng):
+def surname(rng: random.Random) -> str:
     """A surname: about 1 % double, the rest weighted towards the common ones."""
     if rng.random() < 0.01:
         return rng.choice(DOUBLE_SURNAMES)
@@ -55,7 +57,7 @@ def surname(rng):
     return SURNAMES[int(len(SURNAMES) * rng.random() ** 2)]
 
 
-def given_name(rng, gender):
+def given_name(rng: random.Random, gender: str) -> str:
     """One or two characters; most of a gender's list, some neutral ones."""
     own = GIVEN_MALE if gender == "M" else GIVEN_FEMALE
 
@@ -79,13 +81,13 @@ def _minority_part(rng, tails):
             return part
 
 
-def minority_name(rng, gender):
+def minority_name(rng: random.Random, gender: str) -> str:
     """Own name · father's name, e.g. 阿依古丽·买买提-style, from syllables."""
     own = _minority_part(rng, MINORITY_TAILS_M if gender == "M" else MINORITY_TAILS_F)
     return f"{own}·{_minority_part(rng, MINORITY_TAILS_M)}"
 
 
-def person_name(rng, gender, minority=False):
+def person_name(rng: random.Random, gender: str, minority: bool = False) -> tuple[str, str]:
     """(name, ethnicity) of a made-up person of `gender` ("M"/"F")."""
     if minority:
         return minority_name(rng, gender), rng.choice(MINORITY_ETHNICITIES)
@@ -97,7 +99,7 @@ def person_name(rng, gender, minority=False):
     return name, rng.choices(ethnicities, weights)[0]
 
 
-def typo(rng, name):
+def typo(rng: random.Random, name: str) -> str:
     """The name with one given-name character swapped for a confusable one."""
     if "·" in name:
         own, father = name.split("·", 1)
