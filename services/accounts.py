@@ -6,61 +6,26 @@ change happens in one transaction with its audit event and its mail.
 """
 
 import datetime
-import hashlib
-import secrets
+from collections.abc import Callable
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from models import AuditEvent, LoginThrottle, Token, User, db, utcnow
 from services import mail, passwords, sessions
+from services.tokens import check_token, consume, digest, issue_token, void_tokens
 
 ACTIVATE, RESET = "activate", "reset"
+# Builds an absolute URL for a mail: link(endpoint, **values).
+Link = Callable[..., str]
 
 
-def normalize_email(email):
+def normalize_email(email: str | None) -> str:
     """Usernames are e-mail addresses, stored and compared lower-cased."""
     return (email or "").strip().lower()
 
 
-def _hash(raw):
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def issue_token(user, purpose, lifetime):
-    """Store a new single-use token's hash; return the secret for the mail."""
-    raw = secrets.token_urlsafe(32)
-    Token.create(user=user, purpose=purpose, token_hash=_hash(raw), expires_at=utcnow() + lifetime)
-    return raw
-
-
-def check_token(raw, purpose):
-    """(token, None) when usable, else (None, 'invalid' | 'expired' | 'used')."""
-    token = Token.get_or_none(Token.token_hash == _hash(raw or ""))
-    if token is None or token.purpose != purpose:
-        return None, "invalid"
-    if token.used_at is not None:
-        return None, "used"
-    if token.expires_at <= utcnow():
-        return None, "expired"
-    return token, None
-
-
-def _consume(token):
-    """Use a token once; False when another request used it first."""
-    return (
-        Token.update(used_at=utcnow()).where((Token.id == token.id) & Token.used_at.is_null()).execute() == 1
-    )
-
-
-def void_tokens(user, purpose):
-    """Invalidate every open token of `purpose` (e.g. after a new address)."""
-    Token.update(used_at=utcnow()).where(
-        (Token.user == user) & (Token.purpose == purpose) & Token.used_at.is_null()
-    ).execute()
-
-
-def activation_hours():
+def activation_hours() -> datetime.timedelta:
     return datetime.timedelta(hours=current_app.config["ACTIVATION_HOURS"])
 
 
@@ -93,7 +58,7 @@ def _send_existing_notice(user, link):
     )
 
 
-def register(email, password, locale, link, ip=""):
+def register(email: str, password: str, locale: str, link: Link, ip: str = "") -> User | None:
     """Create an account and mail the activation link, or mail the owner.
 
     Returns the new user, or None when the address was taken. Both paths
@@ -113,7 +78,7 @@ def register(email, password, locale, link, ip=""):
     return user
 
 
-def seconds_until_resend(user=None, last_sent_epoch=None):
+def seconds_until_resend(user: User | None = None, last_sent_epoch: float | None = None) -> int:
     """0 when another mail may go out, else the seconds still to wait.
 
     The last mail is the user's newest activation token, or, for the
@@ -137,7 +102,7 @@ def seconds_until_resend(user=None, last_sent_epoch=None):
     return max(0, int(wait.total_seconds()) + (1 if wait.microseconds else 0))
 
 
-def resend_activation(user, link, ip=""):
+def resend_activation(user: User, link: Link, ip: str = "") -> int:
     """Send another activation link if 5 minutes have passed; returns the wait."""
     wait = seconds_until_resend(user)
     if wait or user.is_activated:
@@ -148,7 +113,7 @@ def resend_activation(user, link, ip=""):
     return 0
 
 
-def resend_existing_notice(email, link):
+def resend_existing_notice(email: str, link: Link) -> None:
     """The decoy path of the waiting page: the owner gets the notice again."""
     user = User.by_email(email)
     if user is not None:
@@ -156,7 +121,7 @@ def resend_existing_notice(email, link):
             _send_existing_notice(user, link)
 
 
-def change_pending_address(user, new_email, link, ip=""):
+def change_pending_address(user: User, new_email: str, link: Link, ip: str = "") -> User | None:
     """'Wrong address?': move an unactivated account to a new address.
 
     Old activation links stop working either way. If the new address
@@ -179,13 +144,13 @@ def change_pending_address(user, new_email, link, ip=""):
     return user
 
 
-def activate(raw, ip=""):
+def activate(raw: str | None, ip: str = "") -> tuple[User | None, str | None]:
     """Activate the account of an activation token: (user, None) or (None, problem)."""
     token, problem = check_token(raw, ACTIVATE)
-    if problem:
+    if token is None:  # then problem says why
         return None, problem
     with db.atomic():
-        if not _consume(token):
+        if not consume(token):
             return None, "used"
         user = token.user
         if user.activated_at is None:
@@ -196,10 +161,10 @@ def activate(raw, ip=""):
 
 
 def _throttle_key(email):
-    return _hash("login:" + normalize_email(email))
+    return digest("login:" + normalize_email(email))
 
 
-def lock_remaining(email):
+def lock_remaining(email: str) -> int:
     """Seconds the address stays locked after too many failures, else 0."""
     row = LoginThrottle.get_or_none(LoginThrottle.key == _throttle_key(email))
     if row is None or row.locked_until is None or row.locked_until <= utcnow():
@@ -220,7 +185,7 @@ def _record_failure(email):
         row.save()
 
 
-def authenticate(email, password, ip=""):
+def authenticate(email: str, password: str, ip: str = "") -> tuple[User | None, str | None]:
     """(user, None) on success, else (user or None, 'locked'|'invalid'|'inactive'|'disabled').
 
     Unknown addresses are counted and locked like real ones.
@@ -243,7 +208,7 @@ def authenticate(email, password, ip=""):
     return user, None
 
 
-def request_reset(email, link, ip=""):
+def request_reset(email: str, link: Link, ip: str = "") -> None:
     """Mail a 30-minute reset link if the address has an account; silent otherwise."""
     user = User.by_email(normalize_email(email))
     if user is None or user.disabled or mail.recently_queued(user.email, "reset"):
@@ -260,14 +225,14 @@ def request_reset(email, link, ip=""):
         AuditEvent.log("reset.request", target=user, ip=ip)
 
 
-def reset_password(raw, new_password, ip=""):
+def reset_password(raw: str | None, new_password: str, ip: str = "") -> tuple[User | None, str | None]:
     """Set a new password from a reset token; every session of the account ends."""
     token, problem = check_token(raw, RESET)
-    if problem:
+    if token is None:  # then problem says why
         return None, problem
     password_hash = passwords.hash_password(new_password)
     with db.atomic():
-        if not _consume(token):
+        if not consume(token):
             return None, "used"
         user = token.user
         user.password_hash = password_hash
@@ -281,7 +246,7 @@ def reset_password(raw, new_password, ip=""):
     return user, None
 
 
-def change_password(user, new_password, ip="", keep_session=None):
+def change_password(user: User, new_password: str, ip: str = "", keep_session: str | None = None) -> None:
     """New password for a logged-in user; sessions other than `keep_session` end."""
     password_hash = passwords.hash_password(new_password)
     with db.atomic():
@@ -293,7 +258,7 @@ def change_password(user, new_password, ip="", keep_session=None):
         AuditEvent.log("password.change", actor=user, target=user, ip=ip)
 
 
-def end_all_sessions(user, ip=""):
+def end_all_sessions(user: User, ip: str = "") -> None:
     """'Log out everywhere': every session row of the account is deleted."""
     with db.atomic():
         user.session_version += 1
@@ -302,7 +267,7 @@ def end_all_sessions(user, ip=""):
         AuditEvent.log("logout.everywhere", actor=user, target=user, ip=ip)
 
 
-def recover_username(real_name, id_type, id_number, link, ip=""):
+def recover_username(real_name: str, id_type: str, id_number: str, link: Link, ip: str = "") -> None:
     """Mail the username to the account with this real name and ID; silent otherwise."""
     from services.matching import name_key
 

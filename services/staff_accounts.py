@@ -14,7 +14,8 @@ from peewee import IntegrityError
 
 from models import AuditEvent, Token, User, db, utcnow
 from services import mail, passwords
-from services.accounts import check_token, issue_token, normalize_email, void_tokens
+from services.accounts import normalize_email
+from services.tokens import check_token, issue_token, void_tokens
 
 INVITE = "invite"
 INVITE_LIFETIME = datetime.timedelta(days=7)
