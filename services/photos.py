@@ -1,12 +1,15 @@
-"""Graduation photos and ID-card pictures: derivatives, exports, checks.
+"""Graduation photos: derivatives, exports, checks.
 
 Untrusted bytes are verified and decoded by ``services.photo_checks``
 (``decode``, ``PhotoError`` and ``ACCEPTED_FORMATS`` are re-exported here).
 This module crops portraits to 3:4 and encodes every variant within its
-byte budget (README, page budgets), merges ID-card pictures, makes the JPEG
-for the national registration and checks a master against the 2017
-diploma-photo standard (``recheck_compliance`` re-checks every stored photo).
+byte budget (services.image_budget), makes the JPEG for the national
+registration and checks a master against the 2017 diploma-photo standard
+(``recheck_compliance`` re-checks every stored photo). ID-card pictures are
+merged by services.id_merge (``merge_id_images`` is re-exported here).
 """
+
+from __future__ import annotations
 
 import hashlib
 import io
@@ -14,15 +17,22 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageOps, ImageStat
 
 from models import Photo
 from services import photostore
+from services.id_merge import ID_GAP as ID_GAP
+from services.id_merge import merge_id_images as merge_id_images
+from services.image_budget import best_under, encode, fit_budget
 from services.photo_checks import ACCEPTED_FORMATS as ACCEPTED_FORMATS
 from services.photo_checks import WHITE, decode, too_small
 from services.photo_checks import PhotoError as PhotoError
+
+if TYPE_CHECKING:
+    from peewee import ModelSelect
 
 LANCZOS = Image.Resampling.LANCZOS
 MASTER_SIZE = (480, 640)
@@ -49,10 +59,6 @@ NATIONAL_QUALITY = (60, 95)
 
 # Grain of the synthetic portrait: its national JPEG lands in 20–40 KB like a photo.
 GRAIN = 6
-
-ID_MAX_SIDE = 1600
-ID_GAP = 24
-ID_QUALITY = (50, 85)
 
 LIGHT_BLUE = (100, 197, 255)
 LIGHT_GREY = (240, 240, 240)
@@ -89,85 +95,11 @@ class PortraitSet:
     mini: bytes = b""  # WebP 40×53 for the staff records table, ≤ MINI_MAX
 
 
-def _encode(img, fmt, quality, **params):
-    bio = io.BytesIO()
-    # WebP method 2: within ~3 % of method 4's size at less than half the time,
-    # which matters because budget searches encode each variant several times.
-    defaults = {"optimize": True, "progressive": False} if fmt == "JPEG" else {"method": 2}
-    params = {**defaults, **params}
-    try:
-        img.save(bio, fmt, quality=quality, **params)
-    except OSError:
-        if not (fmt == "JPEG" and params["optimize"]):
-            raise
-        # With optimize=True Pillow gives libjpeg a width×height-byte buffer;
-        # near-random pixels overflow it ("Suspension not allowed here").
-        bio = io.BytesIO()
-        img.save(bio, fmt, quality=quality, **{**params, "optimize": False})
-    return bio.getvalue()
-
-
-def _best_under(img, fmt, budget, qualities, **params):
-    """Highest quality in ``qualities`` (lo, hi) that fits, or None.
-
-    Encoded size grows (almost) monotonically with quality and roughly
-    exponentially, so the search interpolates log(size) between the bounds
-    instead of bisecting: 3–5 encodes instead of 7 for WebP, which
-    dominates import time. Every candidate is measured, and each step
-    shrinks the interval by at least a quarter, so it cannot overshoot or
-    stall. Invariant: size(lo) ≤ budget < size(hi).
-    """
-    lo, hi = qualities
-    sizes = {}
-
-    def encoded(q):
-        if q not in sizes:
-            sizes[q] = _encode(img, fmt, q, **params)
-        return sizes[q]
-
-    if len(encoded(hi)) <= budget:
-        return sizes[hi]
-    if len(encoded(lo)) > budget:
-        return None
-    while hi - lo > 1:
-        low_size, high_size = len(sizes[lo]), len(sizes[hi])
-        guess = lo + (math.log(budget) - math.log(low_size)) / (math.log(high_size) - math.log(low_size)) * (
-            hi - lo
-        )
-        margin = (hi - lo) // 4
-        q = min(max(round(guess), lo + max(1, margin)), hi - max(1, margin))
-        if len(encoded(q)) <= budget:
-            lo = q
-        else:
-            hi = q
-    return sizes[lo]
-
-
-def _fit_budget(img, fmt, budget, qualities, **params):
-    """Encode within ``budget`` bytes, blurring away noise if quality alone fails."""
-    data = _best_under(img, fmt, budget, qualities, **params)
-    for radius in (0.7, 1.5, 3, 6):
-        if data is not None:
-            return data
-        # Sensor noise at this size is not detail; smoothing it keeps the face.
-        data = _best_under(
-            img.filter(ImageFilter.GaussianBlur(radius)),
-            fmt,
-            budget,
-            (qualities[0], qualities[0] + 10),
-            **params,
-        )
-    if data is not None:
-        return data
-    flat = Image.new("RGB", img.size, tuple(int(v) for v in ImageStat.Stat(img).mean))
-    return _encode(flat, fmt, qualities[0], **params)
-
-
 def _portrait_draft(width, height):
     return MASTER_SIZE
 
 
-def make_portrait_set(data: bytes, centering=CENTERING) -> PortraitSet:
+def make_portrait_set(data: bytes, centering: tuple[float, float] = CENTERING) -> PortraitSet:
     """Verify a graduation photo and make its master and display variants.
 
     Crops the upright picture to 3:4 (by default keeping more of the top;
@@ -186,11 +118,11 @@ def make_portrait_set(data: bytes, centering=CENTERING) -> PortraitSet:
     thumb = master.reduce(MASTER_SIZE[0] // THUMB_SIZE[0])
     return PortraitSet(
         sha256=hashlib.sha256(data).hexdigest(),
-        master=_encode(master, "JPEG", 90, subsampling=0),
-        webp=_fit_budget(display, "WEBP", WEBP_TARGET, (30, 82)),
-        jpeg=_fit_budget(display, "JPEG", JPEG_MAX, (40, 85)),
-        webp2x=_fit_budget(master, "WEBP", WEBP2X_MAX, (25, 80)),
-        thumb=_fit_budget(thumb, "WEBP", THUMB_MAX, (30, 70)),
+        master=encode(master, "JPEG", 90, subsampling=0),
+        webp=fit_budget(display, "WEBP", WEBP_TARGET, (30, 82)),
+        jpeg=fit_budget(display, "JPEG", JPEG_MAX, (40, 85)),
+        webp2x=fit_budget(master, "WEBP", WEBP2X_MAX, (25, 80)),
+        thumb=fit_budget(thumb, "WEBP", THUMB_MAX, (30, 70)),
         # Made once here (compliance needs its size anyway) so the national
         # hand-off ZIP only copies files.
         national=_national_from(master),
@@ -199,57 +131,12 @@ def make_portrait_set(data: bytes, centering=CENTERING) -> PortraitSet:
 
 
 def _mini_from(master):
-    return _fit_budget(master.resize(MINI_SIZE, LANCZOS, reducing_gap=3.0), "WEBP", MINI_MAX, (30, 70))
+    return fit_budget(master.resize(MINI_SIZE, LANCZOS, reducing_gap=3.0), "WEBP", MINI_MAX, (30, 70))
 
 
 def mini_webp(master: bytes) -> bytes:
     """The 40×53 table thumbnail of a stored master (for photos stored before it existed)."""
     return _mini_from(decode(master))
-
-
-def _id_draft(width, height):
-    scale = min(1.0, ID_MAX_SIDE / max(width, height))
-    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
-
-
-def _scaled(img, size):
-    return img if img.size == size else img.resize(size, LANCZOS, reducing_gap=3.0)
-
-
-def merge_id_images(
-    front: bytes,
-    back: bytes | None = None,
-    max_bytes: int = 1_000_000,
-    limits: Callable[[int, int], None] | None = None,
-    check: Callable[[Image.Image], None] | None = None,
-) -> bytes:
-    """Merge phone pictures of an ID card's sides into one JPEG of ≤ ``max_bytes``.
-
-    Each side is verified like any upload (``PhotoError`` on failure),
-    oriented, shrunk to a longer side of at most 1600 px and placed side by
-    side on white at a common height. The baseline JPEG loses quality first
-    (down to 50) and then pixels until it fits; it carries no metadata.
-    ``limits`` goes to ``decode`` (a size check before decoding), ``check``
-    sees each decoded side (services.idimages refuses grey-padded ones).
-    """
-    sides = [decode(side, draft=_id_draft, limits=limits) for side in (front, back) if side is not None]
-    for img in sides if check is not None else ():
-        check(img)
-    sides = [_scaled(img, _id_draft(*img.size)) for img in sides]
-    height = min(img.height for img in sides)
-    sides = [_scaled(img, (max(1, round(img.width * height / img.height)), height)) for img in sides]
-    canvas = Image.new("RGB", (sum(img.width for img in sides) + ID_GAP * (len(sides) - 1), height), WHITE)
-    x = 0
-    for img in sides:
-        canvas.paste(img, (x, 0))
-        x += img.width + ID_GAP
-    while True:
-        data = _best_under(canvas, "JPEG", max_bytes, ID_QUALITY)
-        if data is not None:
-            return data
-        if max(canvas.size) <= 64:
-            raise ValueError(f"cannot fit an ID picture into {max_bytes} bytes")
-        canvas = canvas.resize((max(1, canvas.width * 3 // 4), max(1, canvas.height * 3 // 4)), LANCZOS)
 
 
 def national_jpeg(master: bytes) -> bytes:
@@ -272,13 +159,13 @@ def _national_from(img):
     if img.size != MASTER_SIZE:
         img = ImageOps.fit(img, MASTER_SIZE, method=LANCZOS, centering=CENTERING)
     lo, hi = NATIONAL_QUALITY
-    data = _best_under(img, "JPEG", NATIONAL_MAX, NATIONAL_QUALITY, subsampling=2)
+    data = best_under(img, "JPEG", NATIONAL_MAX, NATIONAL_QUALITY, subsampling=2)
     if data is None:
-        return _encode(img, "JPEG", lo, subsampling=2)
+        return encode(img, "JPEG", lo, subsampling=2)
     for optimize in (True, False):
         if len(data) >= NATIONAL_MIN:
             break
-        richer = _encode(img, "JPEG", hi, subsampling=0, optimize=optimize)
+        richer = encode(img, "JPEG", hi, subsampling=0, optimize=optimize)
         if len(data) < len(richer) <= NATIONAL_MAX:
             data = richer
     return data
@@ -321,7 +208,9 @@ def compliance(master: bytes, national: bytes | None = None) -> list[str]:
 UNREADABLE = "unreadable"  # the compliance code of a photo whose master cannot be read
 
 
-def recheck_compliance(query=None, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+def recheck_compliance(
+    query: ModelSelect[Photo] | None = None, progress: Callable[[int, int], None] | None = None
+) -> dict[str, int]:
     """Re-run the photo standard check on every photo's master; store the codes.
 
     Returns {"checked": n, "problems": m}. A master that cannot be read is
@@ -360,7 +249,10 @@ def _add_grain(img, amplitude, rng, blur=1.0):
 
 
 def placeholder_portrait(
-    seed: int, background=LIGHT_BLUE, size=MASTER_SIZE, label: str | None = None
+    seed: int,
+    background: tuple[int, int, int] = LIGHT_BLUE,
+    size: tuple[int, int] = MASTER_SIZE,
+    label: str | None = None,
 ) -> bytes:
     """Draw a synthetic, photo-like portrait and return it as JPEG bytes.
 
