@@ -56,7 +56,7 @@ def backup(dest):
 def restore(src, force):
     """Restore a backup archive SRC into this (empty) install, then verify every
     file and table against the backup's manifest. Stop the app first."""
-    from services import backup as service
+    from services import restore as service
 
     try:
         with _private_files():
