@@ -2,7 +2,8 @@
 
 Covers GB 11643-1999 resident ID numbers, the 18-character residence permits
 for Hong Kong, Macao and Taiwan residents that share their format, the two
-travel permits and passports. Plain functions that never touch a request.
+travel permits and passports (their codes and labels: services.id_types,
+re-exported here). Plain functions that never touch a request.
 
 This module deliberately does no logging at all: full ID numbers are
 sensitive personal information and must never reach a log.
@@ -17,46 +18,18 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 
-RESIDENT = "resident"
-RESIDENCE_PERMIT = "residence_permit"
-HKMO_PERMIT = "hkmo_permit"
-TW_PERMIT = "tw_permit"
-PASSPORT = "passport"
+from services.id_types import (
+    HKMO_PERMIT,
+    PASSPORT,
+    PERMIT_AREAS,
+    PROVINCE_PREFIXES,
+    RESIDENCE_PERMIT,
+    RESIDENT,
+    TW_PERMIT,
+)
+from services.id_types import ID_TYPE_BY_LABEL as ID_TYPE_BY_LABEL
+from services.id_types import ID_TYPES as ID_TYPES
 
-ID_TYPES = [
-    (RESIDENT, _l("居民身份证")),
-    (RESIDENCE_PERMIT, _l("港澳台居民居住证")),
-    (HKMO_PERMIT, _l("港澳居民来往内地通行证")),
-    (TW_PERMIT, _l("台湾居民来往大陆通行证")),
-    (PASSPORT, _l("护照")),
-]
-
-# "港澳通行证" is left out on purpose: it usually names the mainlanders'
-# permit for travel to Hong Kong and Macao, a different document.
-ID_TYPE_BY_LABEL = {
-    **{code: code for code, _label in ID_TYPES},
-    "居民身份证": RESIDENT,
-    "身份证": RESIDENT,
-    "二代身份证": RESIDENT,
-    "第二代居民身份证": RESIDENT,
-    "中华人民共和国居民身份证": RESIDENT,
-    "港澳台居民居住证": RESIDENCE_PERMIT,
-    "港澳居民居住证": RESIDENCE_PERMIT,
-    "台湾居民居住证": RESIDENCE_PERMIT,
-    "港澳居民来往内地通行证": HKMO_PERMIT,
-    "回乡证": HKMO_PERMIT,
-    "台湾居民来往大陆通行证": TW_PERMIT,
-    "台胞证": TW_PERMIT,
-    "护照": PASSPORT,
-}
-
-PROVINCE_PREFIXES = frozenset(
-    str(n)
-    for low, high in ((11, 15), (21, 23), (31, 37), (41, 46), (50, 54), (61, 65))
-    for n in range(low, high + 1)
-) | {"71", "81", "82", "83"}
-
-_PERMIT_AREAS = ("810000", "820000", "830000")
 # GB 11643 numbers positions from the right, the check digit being position 1;
 # position i weighs 2**(i-1) mod 11.
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
@@ -164,7 +137,7 @@ def _validate_residence_permit(number: str, today: date) -> str:
             "A residence permit number has 18 characters; you entered %(count)d.",
             count=len(number),
         ),
-        lambda n: n[:6] in _PERMIT_AREAS,
+        lambda n: n[:6] in PERMIT_AREAS,
         _l(
             "A residence permit number for Hong Kong, Macao or Taiwan residents starts with 810000, 820000 or 830000."
         ),
@@ -313,7 +286,7 @@ def generate(rng: random.Random, id_type: str) -> str:
     if id_type == RESIDENT:
         return generate_resident(rng)
     if id_type == RESIDENCE_PERMIT:
-        return generate_resident(rng, area=rng.choice(_PERMIT_AREAS))
+        return generate_resident(rng, area=rng.choice(PERMIT_AREAS))
     if id_type == HKMO_PERMIT:
         return rng.choice("HM") + _digits(rng, rng.choice((8, 10)))
     if id_type == TW_PERMIT:
