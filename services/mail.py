@@ -33,7 +33,9 @@ STALE_CLAIM = datetime.timedelta(minutes=10)
 MAX_BACKOFF = datetime.timedelta(hours=6)
 
 
-def queue(to, template, subject, locale="zh_CN", user=None, **ctx):
+def queue(
+    to: str, template: str, subject: Any, locale: str = "zh_CN", user: User | None = None, **ctx: Any
+) -> OutboxMail:
     """Write one mail to the outbox; `subject` may be a lazy string."""
     with force_locale(locale):
         subject_text = str(subject)
@@ -76,7 +78,7 @@ def _server_down_error(last_error):
     }  # fmt: skip
 
 
-def server_answers():
+def server_answers() -> bool:
     """Whether the SMTP server greets us and answers NOOP (within MAIL_TIMEOUT)."""
     config = current_app.config
     cls = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
@@ -87,7 +89,7 @@ def server_answers():
         return False
 
 
-def revive_after_outage(now):
+def revive_after_outage(now: datetime.datetime) -> int:
     """Make mails that waited for an unreachable server due, if it answers now.
 
     Returns the number of mails made due.
@@ -109,7 +111,7 @@ def revive_after_outage(now):
     )
 
 
-def recently_queued(to, kind, seconds=None):
+def recently_queued(to: str, kind: str, seconds: float | None = None) -> bool:
     """Whether a mail of this kind went to `to` moments ago: a double submit
     of the form that sends it, answered as the first one without a second mail."""
     seconds = current_app.config.get("MAIL_REPEAT_SECONDS", 15) if seconds is None else seconds
@@ -120,7 +122,7 @@ def recently_queued(to, kind, seconds=None):
     return query.exists()
 
 
-def backoff(attempts):
+def backoff(attempts: int) -> datetime.timedelta:
     """Wait before retry number `attempts`: 1, 2, 4 … minutes, at most 6 h."""
     return min(datetime.timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
@@ -134,7 +136,7 @@ def _claim(row_id, now):
     return query.execute() == 1
 
 
-def due_ids(now, limit):
+def due_ids(now: datetime.datetime, limit: int) -> list[int]:
     """Ids of mails that are due, oldest first."""
     query = (
         OutboxMail.select(OutboxMail.id)
@@ -177,7 +179,7 @@ def _send(row):
         socket.setdefaulttimeout(previous)
 
 
-def deliver_pending(limit=100):
+def deliver_pending(limit: int = 100) -> dict[str, int]:
     """Send what is due. Returns a dict of counts: sent, console, retry, failed."""
     counts = {"sent": 0, "console": 0, "retry": 0, "failed": 0}
     smtp = bool(current_app.config.get("MAIL_SERVER"))
@@ -220,7 +222,7 @@ def deliver_pending(limit=100):
     return counts
 
 
-def retry(row):
+def retry(row: OutboxMail) -> None:
     """Put a failed mail back in the queue now (admin action)."""
     row.status, row.next_attempt_at, row.claimed_at = "pending", utcnow(), None
     row.save()
