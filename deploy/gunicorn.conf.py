@@ -5,6 +5,7 @@ not hold up other requests; SQLite's WAL mode and immediate transactions
 keep several writers safe.
 """
 
+import gc
 import multiprocessing
 import os
 import re
@@ -37,3 +38,21 @@ accesslog = "-"
 logger_class = RedactingLogger
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+# Garbage collection and fork, as the gc module's documentation advises:
+# no collection while the app is preloaded in the master (no freed holes in
+# the pages the workers share), every object alive at fork frozen into the
+# permanent generation (a worker's full collection no longer walks the
+# app's modules, templates and catalogs, and does not touch their pages,
+# so they stay shared), collection back on in each worker. Shorter pauses
+# in the slowest requests, less memory per worker.
+gc.disable()
+
+
+def pre_fork(server, worker):
+    gc.freeze()
+
+
+def post_fork(server, worker):
+    gc.enable()
