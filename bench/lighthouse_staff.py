@@ -50,7 +50,13 @@ def build(folder, rows=120, with_photo=100):
     from services import idcard, photos, photostore
     from services.matching import name_key
 
-    app = create_app({"DATABASE_URL": f"sqlite:///{folder}/gp.sqlite3", "SECRET_KEY": SECRET, "PHOTO_DIR": os.path.join(folder, "photos")})
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{folder}/gp.sqlite3",
+            "SECRET_KEY": SECRET,
+            "PHOTO_DIR": os.path.join(folder, "photos"),
+        }
+    )
     app.instance_path = folder
     import random
 
@@ -141,7 +147,12 @@ def lighthouse(binary, url, cookie, folder, preset):
     audits = report["audits"]
     metrics = {
         k: audits[k]["displayValue"]
-        for k in ("first-contentful-paint", "largest-contentful-paint", "total-blocking-time", "cumulative-layout-shift")
+        for k in (
+            "first-contentful-paint",
+            "largest-contentful-paint",
+            "total-blocking-time",
+            "cumulative-layout-shift",
+        )
     }
     return scores, metrics
 

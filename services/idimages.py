@@ -167,8 +167,10 @@ def purge(now=None):
     days = current_app.config.get("ID_IMAGE_RETENTION_DAYS", 30)
     cutoff = now - datetime.timedelta(days=days)
     due = Request.select().where(
-        (Request.image_key != "") & Request.image_purged_at.is_null()
-        & Request.decided_at.is_null(False) & (Request.decided_at <= cutoff)
+        (Request.image_key != "")
+        & Request.image_purged_at.is_null()
+        & Request.decided_at.is_null(False)
+        & (Request.decided_at <= cutoff)
     )
     count = 0
     for request in due:
@@ -203,7 +205,9 @@ def sweep_orphans(min_age=ORPHAN_MIN_AGE):
     known = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        known.update(k for (k,) in Request.select(Request.image_key).where(Request.image_key.in_(chunk)).tuples())
+        known.update(
+            k for (k,) in Request.select(Request.image_key).where(Request.image_key.in_(chunk)).tuples()
+        )
     count = 0
     for key, file_path in candidates.items():
         if key not in known:

@@ -138,9 +138,7 @@ def purge(now=None):
     with db.atomic():
         expired = UserSession.delete().where(UserSession.expires_at <= now).execute()
         stale_ids = (
-            UserSession.select(UserSession.id)
-            .join(User)
-            .where(UserSession.version != User.session_version)
+            UserSession.select(UserSession.id).join(User).where(UserSession.version != User.session_version)
         )
         stale = UserSession.delete().where(UserSession.id.in_(stale_ids)).execute()
     return expired + stale

@@ -193,8 +193,15 @@ def test_photo_zip_upload(admin):
 
 
 def test_job_cut_off_by_a_restart_is_reported_as_interrupted(admin):
-    job = models.ImportJob.create(kind="students", filename="r.csv", status="running", done=5, total=40,
-                                  created_by=models.User.get(), updated_at=models.utcnow())
+    job = models.ImportJob.create(
+        kind="students",
+        filename="r.csv",
+        status="running",
+        done=5,
+        total=40,
+        created_by=models.User.get(),
+        updated_at=models.utcnow(),
+    )
     page = admin.get(f"/admin/imports/{job.id}").get_data(as_text=True)
     assert 'hx-trigger="every 1s"' in page
     models.ImportJob.update(updated_at=models.utcnow() - datetime.timedelta(minutes=16)).execute()

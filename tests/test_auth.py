@@ -160,7 +160,9 @@ def test_resend_waits_five_minutes(en, smtp, db):
     r = en.form_post("/register/resend", {}, page="/register/sent", follow_redirects=True)
     assert "Please wait" not in r.get_data(as_text=True) and count(db.OutboxMail) == 1
     # The button is disabled with the time left (a countdown with JavaScript).
-    assert re.search(r'<button type="submit" disabled aria-describedby="wait" data-wait="\d+"', r.get_data(as_text=True))
+    assert re.search(
+        r'<button type="submit" disabled aria-describedby="wait" data-wait="\d+"', r.get_data(as_text=True)
+    )
     models.Token.update(created_at=models.utcnow() - datetime.timedelta(minutes=1)).execute()
     r = en.form_post("/register/resend", {}, page="/register/sent", follow_redirects=True)
     assert "Please wait 3 min" in r.get_data(as_text=True) or "Please wait 4 min" in r.get_data(as_text=True)

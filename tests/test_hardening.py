@@ -139,9 +139,9 @@ def test_huge_numbers_and_dates_are_4xx(app, en, db, role, path, expected):
     r = en.get(path)
     assert r.status_code == expected, r.get_data(as_text=True)[-800:]
     if expected == 400 and "audit" in path and "page" not in path:
-        assert "between 1900-01-01 and 2100-12-31" in r.get_data(as_text=True) or "whole number" in r.get_data(
+        assert "between 1900-01-01 and 2100-12-31" in r.get_data(
             as_text=True
-        )
+        ) or "whole number" in r.get_data(as_text=True)
 
 
 def test_huge_numbers_in_forms_change_nothing(app, en, db):
@@ -151,11 +151,14 @@ def test_huge_numbers_in_forms_change_nothing(app, en, db):
     login(en)
     before = models.Record.get_by_id(record.id).version
     r = en.form_post(
-        f"/staff/records/{record.id}/status", {"to": "confirmed_offline", "version": BIG, "reason": "x"},
+        f"/staff/records/{record.id}/status",
+        {"to": "confirmed_offline", "version": BIG, "reason": "x"},
         page="/staff/records",
     )
     assert r.status_code == 409
-    r = en.form_post("/staff/records/bulk", {"ids": [BIG, HUGE, "²"], "action": "remind"}, page="/staff/records")
+    r = en.form_post(
+        "/staff/records/bulk", {"ids": [BIG, HUGE, "²"], "action": "remind"}, page="/staff/records"
+    )
     assert r.status_code < 500
     assert models.Record.get_by_id(record.id).version == before
 
@@ -252,7 +255,9 @@ def test_instance_files_are_private(tmp_path, smtp_server):
             print(photostore.path(pkey, "master"))
         """
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
     id_picture, master = out.stdout.split()
     assert mode(instance) == 0o700
     assert mode(instance / "gradproof.sqlite3") == 0o600
@@ -334,7 +339,10 @@ def test_id_picture_upload_is_rate_limited_per_account(app_factory, db):
     user.save()
     client = app.test_client()
     login(client)
-    codes = [post_upload(client, "/identity/id-change", files(b"", id_number=new_id())).status_code for _ in range(3)]
+    codes = [
+        post_upload(client, "/identity/id-change", files(b"", id_number=new_id())).status_code
+        for _ in range(3)
+    ]
     assert codes == [400, 400, 429]
     # Another account from the same address still has its own budget.
     other = app.test_client()
@@ -406,7 +414,9 @@ def test_huge_png_upload_stays_under_300_mb(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     size, status, before_mb, peak_mb = (int(v) for v in out.stdout.split())
-    print(f"[rss] PNG {size} bytes: status {status}, peak RSS {peak_mb} MB (before the upload {before_mb} MB)")
+    print(
+        f"[rss] PNG {size} bytes: status {status}, peak RSS {peak_mb} MB (before the upload {before_mb} MB)"
+    )
     assert size < 300_000 and status == 400
     assert peak_mb < 300
 

@@ -456,7 +456,10 @@ def test_photo_zip_matching_rejections_and_reimport(ctx):
     kept = models.Photo.get(models.Photo.src_filename == "p2.jpg")
     assert kept.unmatched_reason.startswith("name_mismatch: ") and kept.src_name == people[2]["name"] + "错"
     with force_locale("en"):
-        assert import_photos.describe_unmatched(kept.unmatched_reason) == import_photos.UNMATCHED["name_mismatch"]
+        assert (
+            import_photos.describe_unmatched(kept.unmatched_reason)
+            == import_photos.UNMATCHED["name_mismatch"]
+        )
     # The EXIF-rotated picture was stored upright: red top-left, green bottom-right.
     master = Image.open(io.BytesIO(photostore.read(photo_of(people[4]["student_no"]).key, "master")))
     assert master.size == (480, 640) and not master.getexif()

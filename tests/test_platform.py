@@ -393,7 +393,9 @@ def test_healthz_503_when_database_unusable(tmp_path):
     # Pages that need the database keep the ordinary apology page (the
     # connection is lazy, so the login form itself still renders).
     client = broken.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)
+    ).group(1)
     r = client.post("/login", data={"email": "a@example.edu", "password": "whatever pw", "csrf_token": token})
     assert r.status_code == 500 and "<html" in r.get_data(as_text=True)
     assert "nonexistent-dir" not in r.get_data(as_text=True)

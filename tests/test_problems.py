@@ -54,8 +54,13 @@ def files(front, back=None, **fields):
 def post_upload(client, path, data):
     """A multipart POST; the builder is closed so its spooled body file is too."""
     data = dict(data, csrf_token=client.csrf(path))
-    builder = EnvironBuilder(path=path, method="POST", data=data, content_type="multipart/form-data",
-                             environ_base=client.environ_base)
+    builder = EnvironBuilder(
+        path=path,
+        method="POST",
+        data=data,
+        content_type="multipart/form-data",
+        environ_base=client.environ_base,
+    )
     try:
         response = client.open(builder)
     finally:
@@ -84,8 +89,12 @@ def test_id_change_request_merges_pictures_under_1mb(app, en, db):
     r = post_upload(en, "/identity/id-change", files(big, big, id_number=record.id_number))
     assert r.status_code == 303, r.get_data(as_text=True)[-2000:]
     req = models.Request.get()
-    assert (req.kind, req.status, req.id_number, req.college_id) == ("id_change", "open", record.id_number,
-                                                                      record.college_id)
+    assert (req.kind, req.status, req.id_number, req.college_id) == (
+        "id_change",
+        "open",
+        record.id_number,
+        record.college_id,
+    )
     with app.app_context():
         size = os.path.getsize(idimages.path(req.image_key))
     assert 0 < size <= 1_000_000
@@ -110,7 +119,9 @@ def test_id_change_request_merges_pictures_under_1mb(app, en, db):
 )
 def test_id_change_bad_input(app, en, db, front, fields, message):
     record, _user = unmatched(app, en, real_name="其他人")
-    data = files(front, **dict({"id_number": idcard.generate_resident(__import__("random").Random(3))}, **fields))
+    data = files(
+        front, **dict({"id_number": idcard.generate_resident(__import__("random").Random(3))}, **fields)
+    )
     r = post_upload(en, "/identity/id-change", data)
     html = r.get_data(as_text=True)
     assert r.status_code == 400 and message.lower() in html.lower(), html[-3000:]
@@ -118,7 +129,11 @@ def test_id_change_bad_input(app, en, db, front, fields, message):
     with app.app_context():
         folder = idimages.root()
         stored = [name for name in os.listdir(folder) if name != "pending"] if os.path.isdir(folder) else []
-        kept = os.listdir(os.path.join(folder, "pending")) if os.path.isdir(os.path.join(folder, "pending")) else []
+        kept = (
+            os.listdir(os.path.join(folder, "pending"))
+            if os.path.isdir(os.path.join(folder, "pending"))
+            else []
+        )
     assert stored == []
     if fields:
         # A good picture with another field wrong is kept for the re-shown form.
@@ -159,8 +174,10 @@ def test_dispute_unlinks_record_until_decided_and_withdraw_relinks(app, db):
 
 def test_correction_form_files_and_withdraws(app, en, db):
     record, _user = linked(app, en)
-    r = en.form_post("/record/correction", {"fix_name": "y", "new_name": "张叁", "fix_photo_wrong": "y",
-                                            "note": "照片不是我"})
+    r = en.form_post(
+        "/record/correction",
+        {"fix_name": "y", "new_name": "张叁", "fix_photo_wrong": "y", "note": "照片不是我"},
+    )
     assert r.status_code == 303
     assert models.Record.get_by_id(record.id).status == "correction_requested"
     req = models.Request.get()

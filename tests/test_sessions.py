@@ -131,7 +131,9 @@ def test_change_password_keeps_this_session_only(app, db):
     login(phone)
     login(laptop)
     new = "a new secret phrase"
-    r = phone.form_post("/account/password", {"current": PASSWORD, "password": new, "confirm": new}, page="/account/")
+    r = phone.form_post(
+        "/account/password", {"current": PASSWORD, "password": new, "confirm": new}, page="/account/"
+    )
     assert r.status_code == 303
     assert phone.get("/account/").status_code == 200
     assert laptop.get("/account/").status_code == 302

@@ -99,7 +99,9 @@ def test_a_page_draws_each_row_as_the_row_template_does(app, world, who):
         if n % 2:
             photo = make_photo(app, record, seed=80 + n)
             if n == 3:
-                models.Photo.update(compliance="dimensions,background").where(models.Photo.id == photo.id).execute()
+                models.Photo.update(compliance="dimensions,background").where(
+                    models.Photo.id == photo.id
+                ).execute()
         kinds.append(record.id)
     staff = client_for(app, getattr(world, who).email)
     for language in ("en", "zh-CN"):
@@ -109,5 +111,7 @@ def test_a_page_draws_each_row_as_the_row_template_does(app, world, who):
             row = re.search(rf'<tr id="rec-{record_id}".*?</tr>', html, re.S).group(0)
             alone = staff.get(f"/staff/records/{record_id}/row", headers={"HX-Request": "true"})
             # The CSRF token is signed with the time of each request.
-            same = [re.sub(r'name="csrf_token" value="[^"]+"', "", h) for h in (alone.get_data(as_text=True), row)]
+            same = [
+                re.sub(r'name="csrf_token" value="[^"]+"', "", h) for h in (alone.get_data(as_text=True), row)
+            ]
             assert same[0].strip() == same[1]

@@ -189,7 +189,9 @@ def count_changes():
                 when = "NEW.action NOT LIKE 'read.%' AND NEW.action NOT LIKE '%.read'"
             if postgres:
                 when = when.replace("%", "%%")  # psycopg reads a bare % as a placeholder
-                trigger += "FOR EACH ROW " + (f"WHEN ({when}) " if when else "") + "EXECUTE FUNCTION sweep_count()"
+                trigger += (
+                    "FOR EACH ROW " + (f"WHEN ({when}) " if when else "") + "EXECUTE FUNCTION sweep_count()"
+                )
                 db.execute_sql(trigger)
             else:
                 trigger += f"WHEN {when} " if when else ""
@@ -239,8 +241,9 @@ def world(app_factory):
         victim = make_user("victim@example.edu", role="staff", college=college)
         key = idimages.store(imagegen.jpeg(900, 600, (200, 180, 160)))
         filer = with_realname(make_user("filer@example.edu"), make_record(college=college, cohort=cohort))
-        request = reqs.file_id_change(filer, filer.id_type, idcard.generate_resident(random.Random(5)),
-                                      "13812345678", "", key)
+        request = reqs.file_id_change(
+            filer, filer.id_type, idcard.generate_resident(random.Random(5)), "13812345678", "", key
+        )
         mail = models.OutboxMail.create(to="x@example.edu", subject="s", body_text="t", body_html="h")
         job = models.ImportJob.create(kind="students", status="queued")
         ids = {
@@ -314,6 +317,7 @@ def test_every_route_every_role_hostile_input(world, part):
     rules.sort(key=lambda r: (r.rule, sorted(r.methods)))
     assert len(rules) >= 4 * PARTS
     rules = [r for r in rules[part::PARTS] if only.search(r.rule)]
+
     def send(method, path, query=None, data=None, what=""):
         SEEN.clear()
         if what.startswith("[student-unmatched]"):
@@ -331,12 +335,16 @@ def test_every_route_every_role_hostile_input(world, part):
         else:
             has_file = any(isinstance(v, tuple) for v in (data or {}).values())
             kwargs["data"] = data or {}
-            kwargs["content_type"] = "multipart/form-data" if has_file else "application/x-www-form-urlencoded"
+            kwargs["content_type"] = (
+                "multipart/form-data" if has_file else "application/x-www-form-urlencoded"
+            )
         stats["requests"] += 1
         try:
             response = client.open(path, method=method, **kwargs)
         except Exception as exc:  # e.g. a streamed body failing after its status was sent
-            stats["problems"].append(f"{method} {path[:80]} {what}: {type(exc).__name__} while sending the body")
+            stats["problems"].append(
+                f"{method} {path[:80]} {what}: {type(exc).__name__} while sending the body"
+            )
             return set(SEEN), True
         body = response.get_data()
         for thread in threading.enumerate():
@@ -354,7 +362,9 @@ def test_every_route_every_role_hostile_input(world, part):
             problem = f"{response.status_code} but rows changed"
         if problem:
             stats["problems"].append(f"{method} {path[:80]} {what}: {problem}")
-        reached = response.status_code != 404 and not response.headers.get("Location", "").startswith("/login")
+        reached = response.status_code != 404 and not response.headers.get("Location", "").startswith(
+            "/login"
+        )
         return set(SEEN), reached
 
     for rule in rules:
@@ -371,14 +381,21 @@ def test_every_route_every_role_hostile_input(world, part):
                 hostile_ids = reached or role == "anonymous"
                 for arg in sorted(rule.arguments) if hostile_ids else ():
                     for value in CONVERTER_VALUES:
-                        send(method, build_path(rule, dict(valid, **{arg: value})), what=f"[{role}] <{arg}>={value[:12]}")
+                        send(
+                            method,
+                            build_path(rule, dict(valid, **{arg: value})),
+                            what=f"[{role}] <{arg}>={value[:12]}",
+                        )
                 keys.discard("csrf_token")
                 keys = sorted(k for k in keys if isinstance(k, str))
                 stats["fields"] += len(keys)
                 base = {k: plausible(k, ids, path) for k in keys}
                 for key in keys:
                     for value in FIELD_VALUES:
-                        values = {k: (plausible(k, ids) if k in ("front", "back", "file") else v) for k, v in base.items()}
+                        values = {
+                            k: (plausible(k, ids) if k in ("front", "back", "file") else v)
+                            for k, v in base.items()
+                        }
                         if value is MISSING:
                             values.pop(key)
                         else:

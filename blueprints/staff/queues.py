@@ -176,7 +176,9 @@ def decide(request_id):
 def show(found, messages=(), status=200, ok=False, fragment="queues/_item.html"):
     """The item with its detail: `fragment` for htmx, the item page otherwise."""
     ctx = detail(found)
-    return render("queues/item.html", partial=fragment, status=status, messages=messages, ok=ok, expanded=True, **ctx)
+    return render(
+        "queues/item.html", partial=fragment, status=status, messages=messages, ok=ok, expanded=True, **ctx
+    )
 
 
 def detail(found):

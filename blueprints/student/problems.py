@@ -20,11 +20,21 @@ bp = Blueprint("problems", __name__)
 @student_view
 def index():
     """Every request the student made, its status and the staff answer."""
-    mine = (Request.select().where(Request.user == current_user).order_by(Request.created_at.desc(), Request.id.desc()))
+    mine = (
+        Request.select()
+        .where(Request.user == current_user)
+        .order_by(Request.created_at.desc(), Request.id.desc())
+    )
     # Each request's items in the order they were filed (a bare backref has no ORDER BY).
     mine = prefetch(mine, CorrectionItem.select().order_by(CorrectionItem.id))
-    return render("problems/index.html", requests=mine, form=ButtonForm(), kinds=reqs.KINDS,
-                  labels=reqs.STATUS_LABELS, reasons=reqs.REJECT_REASONS)
+    return render(
+        "problems/index.html",
+        requests=mine,
+        form=ButtonForm(),
+        kinds=reqs.KINDS,
+        labels=reqs.STATUS_LABELS,
+        reasons=reqs.REJECT_REASONS,
+    )
 
 
 @bp.post("/requests/<int:request_id>/withdraw")

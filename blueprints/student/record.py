@@ -7,19 +7,17 @@ import time
 
 from flask import Blueprint, abort, current_app, flash, make_response, request, session
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from wtforms import BooleanField, HiddenField, StringField, TextAreaField
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms import HiddenField
 
 from blueprints.access import may_see_photo, student_view
 from blueprints.i18n import locale_code
-from blueprints.params import to_date
+from blueprints.student.correction_forms import ITEM_LABELS, correction_form, correction_values
 from blueprints.web import Form, client_ip, redirect_to, render
 from models import Photo, StaleRecord
 from prepared import Param, Prepared
 from services import casework as reqs
-from services import idcard, matching, photostore, records
+from services import matching, photostore, records
 
 bp = Blueprint("record", __name__)
 
@@ -176,91 +174,16 @@ def photo(photo_id, variant):
     return response
 
 
-class CorrectionForm(Form):
-    note = TextAreaField(_l("Note (optional)"), validators=[Length(max=1000)], filters=[lambda v: v or ""])
-
-
-FIELD_LABELS = dict(
-    [(field, label) for field, label in records.SHOWN]
-    + [("birth_date", _l("Birth date")), ("ethnicity", _l("Ethnicity")), ("class_name", _l("Class"))]
-)
-
-
-ITEM_LABELS = dict(FIELD_LABELS, photo_missing=_l("My photo is missing"), photo_wrong=_l("The photo is not me"))
-
-
 @bp.app_template_filter("field_label")
 def field_label(name):
     """The label of a record field or photo item of a correction."""
     return ITEM_LABELS.get(name, name)
 
 
-def correction_form(record):
-    """A form with a tick box and a 'correct value' input per record field."""
-
-    class Built(CorrectionForm):
-        pass
-
-    for field in reqs.FIELDS:
-        setattr(Built, "fix_" + field, BooleanField(FIELD_LABELS[field]))
-        setattr(Built, "new_" + field, StringField(_l("Correct %(field)s", field=FIELD_LABELS[field]), validators=[Optional(), Length(max=100)],
-                                                   filters=[lambda v: (v or "").strip()]))
-    for item in reqs.PHOTO_ITEMS:
-        setattr(Built, "fix_" + item, BooleanField(ITEM_LABELS[item]))
-    return Built()
-
-
-def correction_values(form, record):
-    """{field: canonical new value} of the ticked fields, with field errors."""
-    values, ok = {}, True
-    for field in reqs.FIELDS:
-        if not form["fix_" + field].data:
-            continue
-        target = form["new_" + field]
-        value = target.data
-        try:
-            value = check_value(field, value, record)
-        except ValidationError as exc:
-            target.errors = list(target.errors) + [exc.args[0]]
-            ok = False
-            continue
-        values[field] = value
-    return values if ok else None
-
-
-def check_value(field, value, record):
-    """Validate one corrected value like registration does; returns its canonical text."""
-    if not value:
-        raise ValidationError(_l("Enter the correct value."))
-    if field == "id_number":
-        try:
-            return idcard.validate(record.id_type, value)
-        except idcard.IdNumberError as exc:
-            raise ValidationError(exc.message) from None
-    if field in reqs.DATE_FIELDS:
-        day = to_date(value)
-        if day is None:
-            raise ValidationError(_l("Please enter a date like 1985-02-03, between 1900 and 2100."))
-        return day.isoformat()
-    if field == "gender":
-        mapped = {"男": "M", "女": "F", "m": "M", "f": "F", "male": "M", "female": "F"}.get(value.lower(), value)
-        if mapped not in ("M", "F"):
-            raise ValidationError(_l("Enter 男 or 女."))
-        return mapped
-    if field == "id_type":
-        code = idcard.ID_TYPE_BY_LABEL.get(value)
-        if code is None:
-            raise ValidationError(_l("Enter one of the ID types, e.g. 居民身份证."))
-        return code
-    if value == records.raw_value(record, field):
-        raise ValidationError(_l("This is what the record already says."))
-    return value
-
-
 @bp.route("/record/correction", methods=["GET", "POST"])
 @student_view
 def correction():
-    """"有误": the online 数据检查勘误表."""
+    """ "有误": the online 数据检查勘误表."""
     record = matching.record_of(current_user)
     if record is None:
         return redirect_to("student.auth.home")
@@ -272,22 +195,37 @@ def correction():
         photo_items = [item for item in reqs.PHOTO_ITEMS if form["fix_" + item].data]
         if values is not None:
             try:
-                reqs.file_correction(current_user, record, values, photo_items, form.note.data, ip=client_ip())
+                reqs.file_correction(
+                    current_user, record, values, photo_items, form.note.data, ip=client_ip()
+                )
             except reqs.RequestError as exc:
                 form.form_errors.append(exc.message)
                 status = 409 if isinstance(exc, reqs.Conflict) else 400
             else:
                 # No re-check dates here: the decision mail and the record page
                 # name them, both from services.records.confirm_window().
-                flash(_("Your correction was sent to %(college)s. They decide before %(date)s; "
+                flash(
+                    _(
+                        "Your correction was sent to %(college)s. They decide before %(date)s; "
                         "the answer comes by e-mail and tells you what to do next.",
-                        college=record.college.name, date=record.cohort.confirm_deadline.isoformat()),
-                      "success")
+                        college=record.college.name,
+                        date=record.cohort.confirm_deadline.isoformat(),
+                    ),
+                    "success",
+                )
                 return redirect_to("student.problems.index")
         status = status if status != 200 else 400
     elif request.method == "POST":
         status = 400
     rows = records.display(record)
-    return render("problems/correction.html", status=status, form=form, record=record, rows=rows,
-                  problem=problem, fields=reqs.FIELDS, current={f: records.raw_value(record, f) for f in reqs.FIELDS},
-                  shown={f: value for f, _label, value in records.display(record)})
+    return render(
+        "problems/correction.html",
+        status=status,
+        form=form,
+        record=record,
+        rows=rows,
+        problem=problem,
+        fields=reqs.FIELDS,
+        current={f: records.raw_value(record, f) for f in reqs.FIELDS},
+        shown={f: value for f, _label, value in records.display(record)},
+    )
