@@ -20,7 +20,7 @@ from services.vocab import RecordStatus
 
 GENDERS = {"M": _l("Male"), "F": _l("Female")}
 
-# (field, label) in the order of DESIGN.md step 5; labels follow the notice.
+# (field, label) in the order the record page shows them (the check step of the student journey); labels follow the national notice.
 SHOWN = [
     ("name", lazy_pgettext("person", "Name")),
     ("gender", _l("Gender")),
