@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 
 import models
 from services import idimages, mail, pending_uploads
+from services.vocab import Role
 
 
 def init_app(app):
@@ -102,7 +103,7 @@ def _create_account(email, password, role, college=None, reason="cli"):
 def create_admin(email, password):
     """Create an activated admin account (asks for the password)."""
     models.db.connect(reuse_if_open=True)
-    user = _create_account(email, password, "admin")
+    user = _create_account(email, password, Role.ADMIN)
     click.echo(f"admin {user.email} created")
 
 
@@ -120,7 +121,7 @@ def create_staff(email, code, password):
             ", ".join(c.code for c in models.College.select().order_by(models.College.code)) or "(none yet)"
         )
         raise click.ClickException(f"no college with code {code!r}; known codes: {codes}")
-    user = _create_account(email, password, "staff", college, reason=f"cli, college {college.code}")
+    user = _create_account(email, password, Role.STAFF, college, reason=f"cli, college {college.code}")
     click.echo(f"staff {user.email} of {college.name} ({college.code}) created")
 
 

@@ -160,8 +160,8 @@ def void(record, reason, actor=None, ip="", link=None, notify=True):
         .where((Confirmation.record == record) & Confirmation.void_at.is_null())
         .execute()
     )
-    if record.status == "confirmed":
-        record.transition("pending", actor=actor, ip=ip, reason=reason)
+    if record.status == RecordStatus.CONFIRMED:
+        record.transition(RecordStatus.PENDING, actor=actor, ip=ip, reason=reason)
     if voided and record.account_id and notify:
         user = record.account
         mail.queue_to(

@@ -16,6 +16,7 @@ from models import AuditEvent, Token, User, db, utcnow
 from services import mail, passwords
 from services.accounts import normalize_email
 from services.tokens import check_token, issue_token, void_tokens
+from services.vocab import Role
 
 INVITE = "invite"
 INVITE_LIFETIME = datetime.timedelta(days=7)
@@ -62,7 +63,7 @@ def invite(email, college, actor, link, ip=""):
             user = User.create(
                 email=email,
                 password_hash=password_hash,
-                role="staff",
+                role=Role.STAFF,
                 college=college,
                 activated_at=None,
                 locale=current_app.config["BABEL_DEFAULT_LOCALE"],
@@ -145,7 +146,7 @@ def set_disabled(user, disabled, actor, reason="", ip=""):
 
 def change_college(user, college, actor, ip=""):
     """Move a staff member to another college; from the next request they see only its students."""
-    if user.role != "staff":
+    if user.role != Role.STAFF:
         raise AccountError(_l("Only staff accounts belong to a college."))
     if user.college_id == college.id:
         raise AccountError(_l("This account already belongs to %(college)s.", college=college.name))

@@ -21,6 +21,7 @@ from blueprints.web import client_ip, external_url, render, safe_next
 from models import PhotoHistory, Record, Request, StaleRecord
 from services import casework as reqs
 from services import photo_uploads, photos
+from services.vocab import RequestStatus
 
 bp = Blueprint("photos", __name__, url_prefix="/records")
 
@@ -37,7 +38,7 @@ def open_correction(record):
             (Request.id == request_id)
             & (Request.record == record)
             & (Request.kind == reqs.CORRECTION)
-            & (Request.status == "open")
+            & (Request.status == RequestStatus.OPEN)
         ),
         Request.college,
     ).first()

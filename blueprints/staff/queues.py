@@ -22,16 +22,17 @@ from blueprints.web import Form, client_ip, external_url, redirect_to, render, s
 from models import College, CorrectionItem, IllegalTransition, Photo, Record, Request, StaleRecord, User
 from services import casework as reqs
 from services import records, regions
+from services.vocab import RequestStatus
 
 bp = Blueprint("queues", __name__, url_prefix="/queues")
 
 PER_PAGE = 50
-FILTERS = ("open", "accepted", "rejected", "withdrawn", "all")
+FILTERS = (*(s for s in RequestStatus), "all")
 FILTER_LABELS = {
-    "open": lazy_pgettext("request status", "Open"),
-    "accepted": _l("Accepted"),
-    "rejected": _l("Rejected"),
-    "withdrawn": _l("Withdrawn"),
+    RequestStatus.OPEN: lazy_pgettext("request status", "Open"),
+    RequestStatus.ACCEPTED: _l("Accepted"),
+    RequestStatus.REJECTED: _l("Rejected"),
+    RequestStatus.WITHDRAWN: _l("Withdrawn"),
     "all": _l("All"),
 }
 MAX_CANDIDATES = 6
@@ -71,9 +72,9 @@ def index():
 @staff_view
 def queue(kind):
     """One queue, oldest first, 50 a page, with the open count of every queue."""
-    status = request.args.get("status", "open")
+    status = request.args.get("status", RequestStatus.OPEN)
     if status not in FILTERS:
-        status = "open"
+        status = RequestStatus.OPEN
     page = page_arg()
     query = scoped(
         Request.select(Request, User, Record, College)
@@ -94,7 +95,7 @@ def queue(kind):
         for item in items.order_by(CorrectionItem.id):
             fixes.setdefault(item.request_id, []).append(item)
     open_counts = dict(
-        scoped(Request.select(Request.kind, fn.COUNT(Request.id)).where(Request.status == "open"))
+        scoped(Request.select(Request.kind, fn.COUNT(Request.id)).where(Request.status == RequestStatus.OPEN))
         .group_by(Request.kind)
         .tuples()
     )

@@ -14,7 +14,7 @@ from blueprints.staff.rows import Kit
 from models import STAFF_TRANSITIONS, STATUSES, Cohort, College
 from services import photos
 from services import record_table as table
-from services.vocab import DONE, RECORD_STATUS_LABELS
+from services.vocab import DONE, RECORD_STATUS_LABELS, Role
 
 STAFF_TARGETS = {s: [t for t in STATUSES if t in STAFF_TRANSITIONS.get(s, ())] for s in STATUSES}
 
@@ -34,7 +34,7 @@ class Filters(table.Filters):
         return cls(
             q=" ".join(values.get("q", "").split())[:64],
             status=one_of("status", STATUSES),
-            college=number("college") if current_user.role == "admin" else 0,
+            college=number("college") if current_user.role == Role.ADMIN else 0,
             cohort=number("cohort"),
             photo=one_of("photo", table.YES_NO),
             request=one_of("request", table.YES_NO),
@@ -78,7 +78,7 @@ def row_globals():
         "status_labels": RECORD_STATUS_LABELS,
         "staff_targets": STAFF_TARGETS,
         "compliance_text": compliance_text,
-        "show_college": current_user.is_authenticated and current_user.role == "admin",
+        "show_college": current_user.is_authenticated and current_user.role == Role.ADMIN,
         "confirmed_statuses": DONE,
     }
 
@@ -86,7 +86,7 @@ def row_globals():
 def page_context(f):
     """The table page of `f` (its page number clamped to the last page)."""
     where = scope()
-    admin = current_user.role == "admin"
+    admin = current_user.role == Role.ADMIN
     total = table.count(f, where)
     pages = max(1, -(-total // table.PAGE_SIZE))
     f.page = min(f.page, pages)

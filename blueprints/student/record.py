@@ -18,6 +18,7 @@ from models import Photo, StaleRecord
 from prepared import Param, Prepared
 from services import casework as reqs
 from services import matching, photostore, records
+from services.vocab import DONE, RecordStatus
 
 bp = Blueprint("record", __name__)
 
@@ -38,7 +39,6 @@ def own_record():
     return record, None
 
 
-CONFIRMED = ("confirmed", "confirmed_offline")
 _PHOTO = Prepared(Photo.select().where(Photo.id == Param("id")).limit(1))
 # Changes when the process starts (a deploy may change templates and code).
 PAGE_BUILD = secrets.token_hex(4)
@@ -46,7 +46,7 @@ PAGE_BUILD = secrets.token_hex(4)
 
 def record_page(record, form=None, status=200, confirmation=...):
     if confirmation is ...:
-        confirmation = records.active_confirmation(record) if record.status in CONFIRMED else None
+        confirmation = records.active_confirmation(record) if record.status in DONE else None
     return render(
         "record/index.html",
         status=status,
@@ -92,7 +92,7 @@ def index():
     record, redirect = own_record()
     if redirect:
         return redirect
-    confirmation = records.active_confirmation(record) if record.status in CONFIRMED else None
+    confirmation = records.active_confirmation(record) if record.status in DONE else None
     etag = page_validator(record, confirmation)
     if request.if_none_match.contains_weak(etag) and not session.get("_flashes") and not current_app.debug:
         response = make_response("", 304)
@@ -119,7 +119,7 @@ def confirm():
     form = ConfirmForm()
     if not form.validate_on_submit():
         return record_page(record, form, status=400)
-    if form.shown.data != records.fingerprint(record) and record.status != "confirmed":
+    if form.shown.data != records.fingerprint(record) and record.status != RecordStatus.CONFIRMED:
         flash(
             _("Your record changed while the page was open. Please check it again before confirming."),
             "error",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from models import Photo, Record, Request
 from services.casework.kinds import CORRECTION
+from services.vocab import RequestStatus
 
 if TYPE_CHECKING:
     from peewee import ModelSelect
@@ -46,7 +47,7 @@ def photo_candidates(record: Record, request: Request, scope: Scope) -> PhotoQue
 
 def shown_candidates(request: Request, record: Record | None, scope: Scope, limit: int) -> list[Photo]:
     """The candidates an item shows: only an open correction of a record has any."""
-    if request.kind != CORRECTION or record is None or request.status != "open":
+    if request.kind != CORRECTION or record is None or request.status != RequestStatus.OPEN:
         return []
     return list(photo_candidates(record, request, scope).limit(limit))
 

@@ -38,6 +38,7 @@ from services.casework.kinds import (
     Conflict,
     RequestError,
 )
+from services.vocab import RecordStatus, RequestStatus
 
 
 def _close(request, status, actor, reject_reason="", note=""):
@@ -51,7 +52,7 @@ def _close(request, status, actor, reject_reason="", note=""):
             reject_reason=reject_reason,
             decision_note=note,
         )
-        .where((Request.id == request.id) & (Request.status == "open"))
+        .where((Request.id == request.id) & (Request.status == RequestStatus.OPEN))
         .execute()
     )
     if updated != 1:
@@ -73,7 +74,7 @@ def _undo_hold(request, actor, ip, why):
     if request.kind == CORRECTION and request.record_id:
         record = Record.get_by_id(request.record_id)
         if record.status == "correction_requested":
-            record.transition("pending", actor=actor, ip=ip, reason=f"correction {why}")
+            record.transition(RecordStatus.PENDING, actor=actor, ip=ip, reason=f"correction {why}")
     elif request.kind == ID_DISPUTE and request.holder_id:
         matching.link(request.holder)
 
@@ -105,11 +106,17 @@ def decide(
         raise RequestError(_l("Choose a reason for the rejection."))
     try:
         with db.atomic():
-            request = _close(request, "accepted" if accept else "rejected", actor, reject_reason, note)
+            request = _close(
+                request,
+                RequestStatus.ACCEPTED if accept else RequestStatus.REJECTED,
+                actor,
+                reject_reason,
+                note,
+            )
             if accept:
                 _APPLY[request.kind](request, actor, photo, ip, link)
             else:
-                _undo_hold(request, actor, ip, "rejected")
+                _undo_hold(request, actor, ip, RequestStatus.REJECTED)
             AuditEvent.log(
                 "request.accept" if accept else "request.reject",
                 actor=actor,
@@ -204,14 +211,18 @@ def _apply_dispute(request, actor, photo, ip, link):
     matching.link(User.get_by_id(request.user_id), ip=ip)
 
 
-_APPLY = {CORRECTION: _apply_correction, ID_CHANGE: _apply_id_change, ID_DISPUTE: _apply_dispute}
+_APPLY: dict[str, Callable[..., None]] = {
+    CORRECTION: _apply_correction,
+    ID_CHANGE: _apply_id_change,
+    ID_DISPUTE: _apply_dispute,
+}
 
 
 def _mail_decision(request, link):
     user = request.user
     cohort = request.record.cohort if request.record_id else None
     next_step = None
-    if request.record_id and request.status == "accepted" and request.kind == CORRECTION:
+    if request.record_id and request.status == RequestStatus.ACCEPTED and request.kind == CORRECTION:
         # The very sentence the record page shows as the next step, so mail
         # and page name the same dates (services.records.confirm_window).
         with force_locale(user.locale):
@@ -224,7 +235,7 @@ def _mail_decision(request, link):
         user=user,
         request=request,
         kind=KINDS[request.kind],
-        accepted=request.status == "accepted",
+        accepted=request.status == RequestStatus.ACCEPTED,
         reason=REJECT_REASONS.get(request.reject_reason, ""),
         note=request.decision_note,
         cohort=cohort,

@@ -11,19 +11,13 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from models import Record, Request, User
+from services.vocab import REQUEST_KIND_LABELS, REQUEST_STATUS_LABELS, RequestKind, RequestStatus
 
-CORRECTION, ID_CHANGE, ID_DISPUTE = "correction", "id_change", "id_dispute"
-KINDS = {
-    CORRECTION: _l("Correction"),
-    ID_CHANGE: _l("ID change request"),
-    ID_DISPUTE: _l("ID dispute"),
-}
-STATUS_LABELS = {
-    "open": _l("Waiting for the college"),
-    "accepted": _l("Accepted"),
-    "rejected": _l("Rejected"),
-    "withdrawn": _l("Withdrawn"),
-}
+# The kinds and their labels are the named vocabulary's (services.vocab);
+# these short names are what the casework modules and their callers use.
+CORRECTION, ID_CHANGE, ID_DISPUTE = RequestKind.CORRECTION, RequestKind.ID_CHANGE, RequestKind.ID_DISPUTE
+KINDS = REQUEST_KIND_LABELS
+STATUS_LABELS = REQUEST_STATUS_LABELS
 REJECT_REASONS = {
     "unreadable": _l("The ID picture cannot be read."),
     "mismatch": _l("The ID picture does not show the data you gave."),
@@ -83,7 +77,7 @@ class AlreadyDecided(RequestError):
 
 def open_request(kind: str, user: User | None = None, record: Record | None = None) -> Request | None:
     """The open request of a kind for a user or record, if any."""
-    query = Request.select().where((Request.kind == kind) & (Request.status == "open"))
+    query = Request.select().where((Request.kind == kind) & (Request.status == RequestStatus.OPEN))
     if user is not None:
         query = query.where(Request.user == user)
     if record is not None:

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from models import Record, User
 from services import casework, idcard, idimages, matching, photos
+from services.vocab import Role
 
 
 def id_card_picture(seed: int, side: str) -> bytes:
@@ -39,7 +40,7 @@ def _student(email, record, password_hash, now, id_number=None):
     return User.create(
         email=email,
         password_hash=password_hash,
-        role="student",
+        role=Role.STUDENT,
         created_at=now - datetime.timedelta(hours=30),
         activated_at=now - datetime.timedelta(hours=29),
         real_name=record.name,

@@ -33,6 +33,7 @@ from services.demo.settings import (
     TIMEZONE,
 )
 from services.demo.stories import backdate, insert, play, student_accounts, typed
+from services.vocab import Role
 
 
 class DemoDataExists(RuntimeError):
@@ -149,7 +150,7 @@ def _write(rng, people, photo_rows, year, today, now):
             for login, college in office
         ],
     )
-    staff = {u.college_id: u for u in User.select().where(User.role == "staff")}
+    staff = {u.college_id: u for u in User.select().where(User.role == Role.STAFF)}
 
     insert(Photo, [row for _person, row in photo_rows])
     photo_ids = dict(Photo.select(Photo.sha256, Photo.id).tuples())

@@ -15,6 +15,7 @@ from services import casework, idcard, matching, records
 from services.demo import names
 from services.demo.people import Person, region, utc
 from services.demo.settings import COLLEGES, DOMAIN, LINKED, OFFLINE_REASONS
+from services.vocab import RecordStatus, Role
 
 
 def insert(model: type[Model], rows: list[dict[str, Any]]) -> None:
@@ -51,7 +52,7 @@ def student_accounts(
         row = {
             "email": f"{person.demo}@{DOMAIN}" if person.demo else f"s{person.student_no}@{DOMAIN}",
             "password_hash": password_hash,
-            "role": "student",
+            "role": Role.STUDENT,
             "created_at": created,
             "activated_at": created + datetime.timedelta(minutes=rng.uniform(1, 30)),
             **dict.fromkeys(
@@ -77,7 +78,7 @@ def student_accounts(
     }
     rows.insert(5, (None, six))
     insert(User, [row for _person, row in rows])
-    by_email = {u.email: u for u in User.select().where(User.role == "student")}
+    by_email = {u.email: u for u in User.select().where(User.role == Role.STUDENT)}
     return {person.student_no: by_email[row["email"]] for person, row in rows if person is not None}
 
 
@@ -134,7 +135,7 @@ def _offline(rng, record, staff):
 def _confirm_past(record, user):
     """records.confirm() without the deadline check, for last year's cohort."""
     Confirmation.create(record=record, user=user, fingerprint=records.fingerprint(record))
-    record.transition("confirmed", actor=user, reason="student confirmed")
+    record.transition(RecordStatus.CONFIRMED, actor=user, reason="student confirmed")
 
 
 # The audit events that close what one person does at a time.
