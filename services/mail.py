@@ -27,7 +27,7 @@ from flask_babel import force_locale
 from flask_mail import Message
 
 from extensions import mail
-from models import OutboxMail, User, db, utcnow
+from models import AuditEvent, OutboxMail, User, db, utcnow
 
 STALE_CLAIM = datetime.timedelta(minutes=10)
 MAX_BACKOFF = datetime.timedelta(hours=6)
@@ -222,7 +222,9 @@ def deliver_pending(limit: int = 100) -> dict[str, int]:
     return counts
 
 
-def retry(row: OutboxMail) -> None:
-    """Put a failed mail back in the queue now (admin action)."""
-    row.status, row.next_attempt_at, row.claimed_at = "pending", utcnow(), None
-    row.save()
+def retry(row: OutboxMail, actor: User | None = None, ip: str = "") -> None:
+    """Put a failed mail back in the queue now (admin action), with its audit event."""
+    with db.atomic():
+        row.status, row.next_attempt_at, row.claimed_at = "pending", utcnow(), None
+        row.save()
+        AuditEvent.log("mail.retry", actor=actor, target=row, ip=ip, reason=row.to)

@@ -74,6 +74,12 @@ def change_status(record, target, actor, reason="", ip="", expected_version=None
     return record
 
 
+def change_status_now(record_id, target, actor, reason="", ip="", expected_version=None, link=None):
+    """change_status in its own transaction, on the record as it is now."""
+    with db.atomic():
+        return change_status(Record.get_by_id(record_id), target, actor, reason, ip, expected_version, link)
+
+
 def day_start(cohort, now):
     """Midnight of the cohort's local today, as naive UTC."""
     midnight = datetime.datetime.combine(cohort.local_today(now), datetime.time(), ZoneInfo(cohort.timezone))

@@ -21,7 +21,7 @@ import tasks
 from blueprints.access import admin_view
 from blueprints.web import Form, redirect_to, render
 from extensions import csrf
-from models import ImportJob, User, db
+from models import ImportJob, User
 from services import importing
 from services.fsmodes import private_dir, private_opener
 
@@ -115,14 +115,7 @@ def _start(kind, field, dry_run=False):
     path = os.path.join(folder, secrets.token_hex(16))
     with open(path, "xb", opener=private_opener) as fh:
         field.data.save(fh)
-    with db.atomic():
-        job = ImportJob.create(
-            kind=kind,
-            filename=(field.data.filename or "")[:255],
-            path=path,
-            dry_run=dry_run,
-            created_by=current_user.id,
-        )
+    job = importing.create_job(kind, current_user.id, field.data.filename or "", path, dry_run)
     tasks.start_job(job)
     return redirect_to("admin.imports.job", job_id=job.id)
 

@@ -12,7 +12,7 @@ from blueprints.admin.common import PAGE_SIZE, actor
 from blueprints.forms import ButtonForm
 from blueprints.params import page_arg
 from blueprints.web import client_ip, page_count, render, safe_next, swap_or_redirect
-from models import AuditEvent, OutboxMail, db
+from models import OutboxMail
 from services import audit_trail, mail
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
@@ -98,9 +98,7 @@ def retry(mail_id):
     elif row.status not in RETRYABLE:
         problem = _("Only failed or waiting mail can be sent again.")
     else:
-        with db.atomic():
-            mail.retry(row)
-            AuditEvent.log("mail.retry", actor=actor(), target=row, ip=client_ip(), reason=row.to)
+        mail.retry(row, actor=actor(), ip=client_ip())
         g.outbox_dirty = True  # delivered after the response, like any new mail
     ctx = dict(
         m=mail_row(mail_id),

@@ -9,8 +9,8 @@ import tasks
 from blueprints.access import admin_view, scope_for, staff_view
 from blueprints.forms import ButtonForm
 from blueprints.web import redirect_to, render
-from models import ImportJob, db
 from services import dashboard as board
+from services import importing
 from services.vocab import QUEUE_LABELS, RECORD_STATUS_LABELS
 
 bp = Blueprint("dashboard", __name__)
@@ -46,7 +46,6 @@ def compliance():
     if not ButtonForm().validate_on_submit():
         flash(_("The form has expired. Please try again."), "error")
         return redirect_to("staff.dashboard.index")
-    with db.atomic():
-        job = ImportJob.create(kind="compliance", created_by=current_user.id)
+    job = importing.create_job("compliance", current_user.id)
     tasks.start_job(job)
     return redirect_to("admin.imports.job", job_id=job.id)

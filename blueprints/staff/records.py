@@ -28,7 +28,7 @@ from blueprints.staff.table import (
     table_query,
 )
 from blueprints.web import client_ip, external_url, is_htmx, render, safe_next, swap_or_redirect
-from models import AuditEvent, Confirmation, IllegalTransition, Record, StaleRecord, User, db
+from models import AuditEvent, Confirmation, IllegalTransition, StaleRecord, User
 from services import idcard, records, staff_actions
 from services import record_table as table
 from services.vocab import DONE, RECORD_STATUS_LABELS
@@ -187,11 +187,9 @@ def set_status(record_id):
         )
     actor = current_user._get_current_object()
     try:
-        with db.atomic():
-            fresh = Record.get_by_id(record.id)
-            staff_actions.change_status(
-                fresh, target, actor, request.form.get("reason", ""), client_ip(), expected, link=external_url
-            )
+        staff_actions.change_status_now(
+            record.id, target, actor, request.form.get("reason", ""), client_ip(), expected, link=external_url
+        )
     except StaleRecord:
         current = get_scoped(record.id)
         who = current.changed_by.email if current.changed_by_id else _("the system")

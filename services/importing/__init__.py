@@ -24,6 +24,7 @@ module that defines it.
 
 from services.importing.jobs import (
     PHOTOS_REPLACE,
+    create_job,
     deliver_queued_mail,
     job_context,
     job_error,
@@ -42,6 +43,7 @@ __all__ = [
     "PHOTOS_REPLACE",
     "ImportFileError",
     "clean",
+    "create_job",
     "deliver_queued_mail",
     "describe",
     "english",

@@ -78,6 +78,17 @@ QUEUED_TOO_LONG = datetime.timedelta(days=1)  # a queued job whose task was lost
 INTERRUPTED = N_("The import was interrupted (the server was restarted?). Please upload the file again.")
 
 
+def create_job(
+    kind: str, created_by: int, filename: str = "", path: str = "", dry_run: bool = False
+) -> ImportJob:
+    """A new queued job (an import of the file at `path`, or a re-check); the
+    caller hands it to the task queue (tasks.start_job)."""
+    with db.atomic():
+        return ImportJob.create(
+            kind=kind, filename=filename[:255], path=path, dry_run=dry_run, created_by=created_by
+        )
+
+
 def worker_id() -> str:
     """This process as recorded in a running job: host:pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
