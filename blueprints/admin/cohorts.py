@@ -19,7 +19,6 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 from wtforms.widgets import DateInput
 
 from blueprints import params
-from blueprints.access import admin_view
 from blueprints.admin.common import ISO_DATE, TOO_LONG, InlineTable, stripped
 from blueprints.forms import REQUIRED
 from blueprints.web import Form
@@ -145,37 +144,5 @@ table = InlineTable(
     duplicate=duplicate_name,
 )
 
-
-@bp.get("")
-@admin_view
-def index():
-    """Cohorts with their deadlines, phase and number of records."""
-    return table.page()
-
-
-@bp.post("")
-@admin_view
-def create():
-    """Add a cohort."""
-    return table.create()
-
-
-@bp.get("/<int:cohort_id>/edit")
-@admin_view
-def edit(cohort_id):
-    """The row as a form: alone for htmx, inside the page otherwise."""
-    return table.edit(cohort_id)
-
-
-@bp.get("/<int:cohort_id>")
-@admin_view
-def row(cohort_id):
-    """The row as shown (htmx "cancel"); without htmx, the list."""
-    return table.row(cohort_id)
-
-
-@bp.post("/<int:cohort_id>")
-@admin_view
-def update(cohort_id):
-    """Save a cohort's name, deadlines and time zone."""
-    return table.update(cohort_id)
+# /admin/cohorts: GET the list, POST add; /admin/cohorts/<id>: GET the row, POST save it; /<id>/edit: the row as a form.
+table.add_routes(bp)

@@ -9,7 +9,6 @@ from peewee import fn
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from blueprints.access import admin_view
 from blueprints.admin.common import TOO_LONG, InlineTable, stripped
 from blueprints.forms import REQUIRED
 from blueprints.web import Form
@@ -81,37 +80,5 @@ table = InlineTable(
     check=check_college_unique,
 )
 
-
-@bp.get("")
-@admin_view
-def index():
-    """Colleges with their office contact and numbers of records and staff."""
-    return table.page()
-
-
-@bp.post("")
-@admin_view
-def create():
-    """Add a college."""
-    return table.create()
-
-
-@bp.get("/<int:college_id>/edit")
-@admin_view
-def edit(college_id):
-    """The row as a form: alone for htmx, inside the page otherwise."""
-    return table.edit(college_id)
-
-
-@bp.get("/<int:college_id>")
-@admin_view
-def row(college_id):
-    """The row as shown (htmx "cancel"); without htmx, the list."""
-    return table.row(college_id)
-
-
-@bp.post("/<int:college_id>")
-@admin_view
-def update(college_id):
-    """Save a college's code, name and office contact."""
-    return table.update(college_id)
+# /admin/colleges: GET the list, POST add; /admin/colleges/<id>: GET the row, POST save it; /<id>/edit: the row as a form.
+table.add_routes(bp)

@@ -5,12 +5,13 @@ import functools
 import re
 from collections.abc import Callable
 
-from flask import abort, flash, url_for
+from flask import Blueprint, abort, flash, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import Model, Select
 from werkzeug import Response
 
+from blueprints.access import admin_view
 from blueprints.web import Form, client_ip, redirect_to, render, swap_or_redirect
 from models import User
 from services import admin_tables
@@ -60,6 +61,22 @@ class InlineTable:
         self.added, self.saved, self.duplicate, self.check = added, saved, duplicate, check
         self.page_template = f"manage/{kind}s.html"
         self.row_template = f"manage/_{kind}_row.html"
+
+    def add_routes(self, bp: Blueprint) -> None:
+        """The list's URLs on the area's blueprint, admins only:
+        GET "" the list, POST "" add a row, GET /<id>/edit the row as a form,
+        GET /<id> the row as shown, POST /<id> save it."""
+        key = f"{self.kind}_id"
+        one = f"/<int:{key}>"
+        views: list[tuple[str, str, str, Callable[..., Response]]] = [
+            ("", "index", "GET", lambda: self.page()),
+            ("", "create", "POST", self.create),
+            (one + "/edit", "edit", "GET", lambda **ids: self.edit(ids[key])),
+            (one, "row", "GET", lambda **ids: self.row(ids[key])),
+            (one, "update", "POST", lambda **ids: self.update(ids[key])),
+        ]
+        for rule, endpoint, method, view in views:
+            bp.add_url_rule(rule, endpoint, admin_view(view), methods=[method])
 
     def row_of(self, obj_id: int) -> Model:
         """The row as listed (with its counts), or 404."""
