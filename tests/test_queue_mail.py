@@ -11,6 +11,12 @@ import time
 from queue_fixtures import make_user, wait_for
 
 
+def web_errors(stack):
+    """The tracebacks in the web servers' logs, for a failure message."""
+    logs = (stack.log_of(p) for p in stack.processes if p.name == "web")
+    return "\n".join(log[log.find("Traceback") :][-4000:] for log in logs if "Traceback" in log)
+
+
 def test_mail_waiting_for_a_dead_server_goes_out_after_it_returns(stack_factory, switchable_smtp, local_db):
     """SMTP down, 3 mails queued, SMTP back: all 3 arrive within 60 s with no web request."""
     stack = stack_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=switchable_smtp.port)
@@ -25,7 +31,7 @@ def test_mail_waiting_for_a_dead_server_goes_out_after_it_returns(stack_factory,
         status, _html, _headers = stack.web_client(base).post(
             "/forgot-password", {"email": f"user{n}@example.edu"}
         )
-        assert status == 200
+        assert status == 200, web_errors(stack)
     # The consumer tried each one and found the server down.
     wait_for(
         lambda: (
@@ -74,7 +80,7 @@ def test_a_hanging_mail_server_does_not_slow_the_site(stack_factory, hanging_smt
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         posts = list(pool.map(forgot, range(12)))
-        assert all(status == 200 for status, _t in posts), posts
+        assert all(status == 200 for status, _t in posts), (posts, web_errors(stack))
         # The consumer is now stuck on the silent server.
         wait_for(lambda: hanging_smtp.connections, 15, message="a connection to the hanging server")
         pending = (
