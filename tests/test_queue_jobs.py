@@ -117,3 +117,45 @@ def test_the_heartbeat_tells_when_a_consumer_was_last_seen(app):
     seen = datetime.datetime(2027, 6, 1, 3, 0, tzinfo=datetime.UTC)
     tasks.record_heartbeat(seen)
     assert tasks.consumer_last_seen() == seen
+
+
+def test_the_periodic_sweep_fails_dead_jobs_and_deletes_their_uploads(app, db, tmp_path):
+    """The minute tick's sweep (no consumer starting): a job whose consumer
+    died on this host, or whose heartbeat stopped, or that waited a day in
+    the queue, is failed and its upload deleted; live jobs are left alone."""
+    import socket
+    import subprocess
+
+    dead = subprocess.Popen(["true"])  # noqa: S607 (a pid that no longer runs)
+    dead.wait()
+    host, now = socket.gethostname(), db.utcnow()
+    admin = make_user(db, "admin@example.edu")
+    jobs = {
+        "dead consumer here": ("running", f"{host}:{dead.pid}", now, now),
+        "silent elsewhere": ("running", "other-host:7", now, now - datetime.timedelta(minutes=3)),
+        "queued a day": ("queued", "", now - datetime.timedelta(days=2), None),
+        "alive here": ("running", f"{host}:{os.getpid()}", now, now),
+        "alive elsewhere": ("running", "other-host:7", now, now),
+        "queued now": ("queued", "", now, None),
+    }
+    ids = {}
+    for name, (status, worker, created, beat) in jobs.items():
+        upload = tmp_path / name.replace(" ", "-")
+        upload.write_bytes(b"ID numbers")
+        ids[name] = db.ImportJob.create(
+            kind="students", path=str(upload), status=status, worker=worker,
+            created_at=created, updated_at=beat, created_by=admin,
+        ).id  # fmt: skip
+
+    with app.app_context():
+        db.db.connect(reuse_if_open=True)
+        assert tasks.sweep_jobs() == 3
+        assert tasks.sweep_jobs() == 0  # nothing left to fail
+
+    for name, job_id in ids.items():
+        job = db.ImportJob.get_by_id(job_id)
+        failed = name in ("dead consumer here", "silent elsewhere", "queued a day")
+        assert (job.status == "failed") == failed, name
+        assert os.path.exists(job.path) != failed, name
+        if failed:
+            assert "interrupted" in job.error and job.finished_at is not None
