@@ -64,11 +64,30 @@ class SqliteStorage(Storage):
         if getattr(local, "pid", None) != os.getpid():
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(SCHEMA)
             local.conn, local.pid = conn, os.getpid()
         return local.conn
+
+    def _wal(self, conn):
+        """Switch to WAL, retrying "database is locked" for up to the timeout.
+
+        Switching a new file to WAL upgrades a read lock to a write lock;
+        when several workers open the file at once, SQLite refuses that at
+        once instead of waiting (waiting could deadlock), and the first
+        requests after a start answered 500. Huey's SQLite storage retries
+        the same way.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005 + random.random() * 0.02)  # noqa: S311 (not security)
 
     def incr(self, key, expiry, amount=1):
         now = time.time()

@@ -58,3 +58,36 @@ def test_sqlite_storage_counts_and_expires(tmp_path, monkeypatch):
     assert storage.incr("k", 60) == 1  # a new window
     storage.clear("k")
     assert storage.get("k") == 0
+
+
+def test_a_locked_switch_to_wal_is_retried(tmp_path, monkeypatch):
+    """Workers opening a new counter file at once: SQLite may refuse the
+    switch to WAL with "database is locked" without waiting (it answered 500
+    to the first requests); the storage tries again instead."""
+    import sqlite3
+
+    class Flaky:
+        def __init__(self, conn):
+            self.conn, self.refusals = conn, 2
+
+        def execute(self, sql, *args):
+            if sql.startswith("PRAGMA journal_mode") and self.refusals:
+                self.refusals -= 1
+                raise sqlite3.OperationalError("database is locked")
+            return self.conn.execute(sql, *args)
+
+    opened = []
+    connect = sqlite3.connect
+    monkeypatch.setattr(
+        "ratelimit_sqlite.sqlite3.connect",
+        lambda *a, **kw: opened.append(Flaky(connect(*a, **kw))) or opened[-1],
+    )
+    storage = SqliteStorage(f"gradproof+sqlite://{tmp_path / 'rl.sqlite3'}")
+    assert storage.incr("k", 60) == 1
+    assert opened[0].refusals == 0
+    assert opened[0].conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+    # Another error, or a lock that outlasts the timeout, is not hidden.
+    slow = SqliteStorage(f"gradproof+sqlite://{tmp_path / 'rl2.sqlite3'}", timeout=0)
+    with pytest.raises(sqlite3.OperationalError):
+        slow.incr("k", 60)
