@@ -20,15 +20,12 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.chromium import CHROMIUM as CHROME_PATH  # noqa: E402
+from bench.chromium import FLAGS_TEXT as CHROME_FLAGS  # noqa: E402
 from bench.page_bench import ROOT, Session, free_port, prepare, serve  # noqa: E402
 
 LIGHTHOUSE = os.environ.get("LIGHTHOUSE", os.path.join(ROOT, ".lighthouse/node_modules/.bin/lighthouse"))
-CHROME_PATH = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
 CATEGORIES = ("performance", "accessibility", "best-practices")
-CHROME_FLAGS = (
-    "--headless --no-sandbox --disable-gpu --disable-background-networking "
-    "--disable-component-update --disable-sync --no-first-run"
-)
 PAGES = {"register": "/register", "login": "/login", "record": "/record"}
 
 

@@ -7,23 +7,18 @@ positions measured in the page. Not a test; see reports/phone-360/.
 Needs a server with the small demo data (`flask seed-demo --size small`):
 student01 has no real-name data yet, student02 a pending record."""
 
+import os
 import sys
 
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.chromium import CHROMIUM, FLAGS  # noqa: E402
+
 base, tag, out = sys.argv[1], sys.argv[2], sys.argv[3]
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 facts = {}
 with sync_playwright() as p:
-    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
 
     def page_for():
         ctx = browser.new_context(
