@@ -24,6 +24,8 @@ import time
 
 from limits.storage import Storage
 
+from services.fsmodes import create_private_file, private_dir
+
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS counter ("
     "key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL) WITHOUT ROWID"
@@ -62,7 +64,9 @@ class SqliteStorage(Storage):
         # app (and this object) was made, and a connection must not cross a fork.
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
-            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            # Counters are keyed by address and account: private like the database.
+            private_dir(os.path.dirname(self.path) or ".")
+            create_private_file(self.path)
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             self._wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")

@@ -30,6 +30,8 @@ from flask import current_app, has_app_context
 from huey import Huey, crontab
 from huey.storage import MemoryStorage, PriorityRedisStorage, SqliteStorage
 
+from services.fsmodes import create_private_file, private_dir
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_URL = "sqlite:///" + os.path.join(ROOT, "instance", "huey.sqlite3")
 HALF_TICK = 30  # seconds: the outbox is drained twice a minute
@@ -50,7 +52,9 @@ class LazySqliteStorage(SqliteStorage):
         super().__init__(name, filename=filename, create_tables=False, **kwargs)
 
     def _create_connection(self):
-        os.makedirs(os.path.dirname(self.filename) or ".", exist_ok=True)
+        # Queued tasks name accounts and files: the queue is private like the database.
+        private_dir(os.path.dirname(self.filename) or ".")
+        create_private_file(self.filename)
         conn = super()._create_connection()
         for sql in self.ddl:
             conn.execute(sql)

@@ -20,6 +20,7 @@ import time
 from flask import current_app
 
 from services import idimages
+from services.fsmodes import private_dir
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
@@ -43,7 +44,7 @@ def keep(user_id, key):
     """Move a stored picture (an idimages key) aside; returns its token."""
     purge()
     token = secrets.token_urlsafe(24)
-    os.makedirs(_dir(), exist_ok=True)
+    private_dir(_dir())
     os.replace(idimages.path(key), _path(user_id, token))
     return token
 

@@ -25,6 +25,7 @@ from PIL import ImageOps
 from models import AuditEvent, Photo, PhotoHistory, Record, StaleRecord, db, utcnow
 from services import casework as reqs
 from services import mail, photos, photostore, records
+from services.fsmodes import private_dir, private_opener
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
 STAGE_TTL = 24 * 3600
@@ -46,10 +47,10 @@ def stage(data, user):
     bytes are not a usable picture.
     """
     photos.make_portrait_set(data)  # verify now: a bad file never reaches the preview
-    os.makedirs(stage_dir(), exist_ok=True)
+    private_dir(stage_dir())
     _purge_old()
     token = secrets.token_hex(16)
-    with open(_stage_path(user.id, token), "wb") as fh:
+    with open(_stage_path(user.id, token), "wb", opener=private_opener) as fh:
         fh.write(data)
     return token
 

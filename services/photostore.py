@@ -79,7 +79,7 @@ def read(key, variant):
     data = getattr(photos, DERIVED[variant])(read(key, "master"))
     target = path(key, variant)
     tmp = f"{target}.{secrets.token_hex(4)}.tmp"
-    with open(tmp, "wb") as fh:
+    with open(tmp, "wb", opener=private_opener) as fh:
         fh.write(data)
     os.replace(tmp, target)
     return data

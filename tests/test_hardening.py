@@ -239,11 +239,12 @@ def test_instance_files_are_private(tmp_path, smtp_server):
         import os, sys
         os.umask(0o022)
         sys.path.insert(0, {os.getcwd()!r})
+        from types import SimpleNamespace
         from flask import Flask
         Flask.auto_find_instance_path = lambda self: {str(instance)!r}
         from app import create_app
-        import models
-        from services import idimages, photos, photostore
+        import models, ratelimit_sqlite, tasks
+        from services import idimages, pending_uploads, photo_uploads, photos, photostore
         from tests import imagegen
         app = create_app({{"TESTING": True, "SECRET_KEY": "x" * 32}})
         assert app.test_cli_runner().invoke(args=["init-db"]).exit_code == 0
@@ -253,16 +254,32 @@ def test_instance_files_are_private(tmp_path, smtp_server):
             print(idimages.path(key))
             pkey = photostore.save(photos.make_portrait_set(photos.placeholder_portrait(1)))
             print(photostore.path(pkey, "master"))
+            os.remove(photostore.path(pkey, "mini"))
+            photostore.read(pkey, "mini")  # made again on first use (photos from before it existed)
+            print(photostore.path(pkey, "mini"))
+            token = photo_uploads.stage(photos.placeholder_portrait(2), SimpleNamespace(id=7))
+            print(photo_uploads._stage_path(7, token))
+            kept = pending_uploads.keep(7, idimages.store(imagegen.jpeg(900, 600, (190, 180, 160))))
+            print(pending_uploads._path(7, kept))
+        queue = tasks.make_storage("modes", "sqlite:///" + {str(instance / "huey.sqlite3")!r})
+        queue.enqueue(b"x")
+        limits = ratelimit_sqlite.SqliteStorage("gradproof+sqlite://" + {str(instance / "rl.sqlite3")!r})
+        limits.incr("k", 60)
         """
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
-    id_picture, master = out.stdout.split()
+    id_picture, master, mini, staged, pending = out.stdout.split()
     assert mode(instance) == 0o700
     assert mode(instance / "gradproof.sqlite3") == 0o600
     assert mode(os.path.dirname(id_picture)) == 0o700 and mode(id_picture) == 0o600
     assert mode(os.path.dirname(os.path.dirname(master))) == 0o700 and mode(master) == 0o600
+    assert mode(mini) == 0o600
+    assert mode(os.path.dirname(staged)) == 0o700 and mode(staged) == 0o600
+    assert mode(os.path.dirname(pending)) == 0o700 and mode(pending) == 0o600
+    for name in ("huey.sqlite3", "rl.sqlite3"):  # (-wal and -shm files take the mode of the database)
+        assert mode(instance / name) == 0o600, name
 
 
 def test_makefile_runs_with_a_private_umask():
