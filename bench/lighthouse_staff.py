@@ -123,8 +123,8 @@ def login(base):
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
-def lighthouse(binary, url, cookie, folder, preset):
-    out = os.path.join(folder, f"lh-{preset}.json")
+def lighthouse(binary, url, cookie, folder, preset, name=None):
+    out = os.path.join(folder, f"lh-{name or preset}.json")
     cmd = [
         binary,
         url,
@@ -196,7 +196,7 @@ def main():
                 print(preset, scores, metrics)
             if "--control" in sys.argv:
                 # The same machine and moment on a tiny student page (100 on a quiet machine).
-                scores, metrics = lighthouse(binary, base + "/login", "", folder, "mobile")
+                scores, metrics = lighthouse(binary, base + "/login", "", folder, "mobile", "control")
                 print("control /login mobile", scores, metrics)
             print("load average", os.getloadavg())
         finally:

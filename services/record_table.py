@@ -224,6 +224,17 @@ def page_rows(f: Filters, scope: Scope, size: int = PAGE_SIZE, colleges: bool = 
     return [Row._make(t) for t in page.execute(limit=size, offset=(f.page - 1) * size, **values)]
 
 
+def rows_by_id(ids: list[int], scope: Scope, colleges: bool = False) -> list[Row]:
+    """The rows of the records `ids` that `scope` holds, in the order of
+    `ids` (the later rows of a page, fetched when the table shows them)."""
+    columns = ROW_COLUMNS if colleges else (*ROW_COLUMNS[:-1], Value("", converter=False))
+    query = with_photo(Record.select(*columns)).where(Record.id.in_(ids))
+    if colleges:
+        query = query.join_from(Record, College, JOIN.LEFT_OUTER, on=(Record.college == College.id))
+    found = {t[0]: Row._make(t) for t in restrict(query, Filters(), scope).tuples()}
+    return [found[i] for i in ids if i in found]
+
+
 def matching_ids(f: Filters, scope: Scope) -> list[int]:
     """Ids of every record matching `f` in `scope` (a bulk action on "all")."""
     query = restrict(with_photo(Record.select(Record.id)), f, scope).order_by(Record.id)

@@ -248,7 +248,7 @@ def test_pagination_and_sort(staff_a, world):
     cs = world[0]
     for i in range(120):
         make_record(college=cs, name=f"学生{i:03d}", student_no=f"2023{i:06d}")
-    first = html(staff_a.get("/staff/records?sort=student_no"))
+    first = html(staff_a.get("/staff/records?sort=student_no&rows=all"))
     assert (
         first.count('name="ids"') == 100 and "Page 1 of 2" in first and "?sort=student_no&amp;page=2" in first
     )
@@ -260,6 +260,35 @@ def test_pagination_and_sort(staff_a, world):
     by_name = re.findall(r">(学生\d{3})</a>", html(staff_a.get("/staff/records?sort=name&dir=desc&page=2")))
     assert by_name[0] == "学生019" and len(by_name) == 20
     assert "Page 2 of 2" in html(staff_a.get("/staff/records?page=99"))
+
+
+def test_a_page_draws_a_first_screen_and_fetches_the_rest_when_shown(staff_a, world):
+    cs = world[0]
+    for i in range(120):
+        make_record(college=cs, name=f"学生{i:03d}", student_no=f"2023{i:06d}")
+    first = html(staff_a.get("/staff/records?sort=student_no&dir=desc"))
+    drawn = re.findall(r"<td>(2023\d{6})</td>", first)
+    assert drawn == [f"2023{i:06d}" for i in range(119, 99, -1)]  # the first 20 of the page
+    # The placeholder fetches the page's other 80 rows by id when it scrolls
+    # near (htmx); its plain link draws the whole page (no JavaScript).
+    later = re.search(
+        r'<tbody class="later" hx-get="([^"]+)" hx-trigger="intersect once[^"]*" hx-swap="outerHTML">', first
+    )
+    assert later and "Show the other 80 records of this page" in first
+    link = re.search(r'<a href="/staff/records\?([^"]+)">Show the other', first).group(1).split("&amp;")
+    assert sorted(link) == ["dir=desc", "rows=all", "sort=student_no"]
+    url = later.group(1).replace("&amp;", "&")
+    assert staff_a.get(url).status_code == 404  # a fragment, for htmx only
+    rest = html(staff_a.get(url, headers={"HX-Request": "true"}))
+    assert "<html" not in rest and rest.count("<tbody>") == 80
+    assert re.findall(r"<td>(2023\d{6})</td>", rest) == [f"2023{i:06d}" for i in range(99, 19, -1)]
+    # The rows as the whole page draws them, the same bytes (the same next= in actions).
+    every = html(staff_a.get("/staff/records?sort=student_no&dir=desc&rows=all"))
+    assert rest.strip() in every and 'tbody class="later"' not in every
+    # Another college's ids are not shown.
+    other = make_record(college=world[1], name="别院", student_no="2024000001")
+    foreign = html(staff_a.get(f"/staff/records/rows?ids={other.id}", headers={"HX-Request": "true"}))
+    assert "别院" not in foreign and "<tbody>" not in foreign
 
 
 def test_compliance_recheck_and_filter(app, admin, world):

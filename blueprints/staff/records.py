@@ -27,7 +27,7 @@ from blueprints.staff.table import (
     scope,
     table_query,
 )
-from blueprints.web import client_ip, external_url, is_htmx, render, safe_next, swap_or_redirect
+from blueprints.web import client_ip, external_url, htmx_only, is_htmx, render, safe_next, swap_or_redirect
 from models import AuditEvent, Confirmation, IllegalTransition, StaleRecord, User
 from services import idcard, records, staff_actions
 from services import record_table as table
@@ -45,8 +45,24 @@ bp.add_url_rule("/bulk", view_func=bulk.bulk, methods=["POST"])
 def index():
     """The records table; htmx gets the results block only (active search)."""
     f = Filters.parse(request.args)
+    every = request.args.get("rows") == "all"
     # The address bar gets the canonical URL, not every empty field of the form.
-    return render("staff/records.html", "results", hx_headers={"HX-Push-Url": f.url()}, **page_context(f))
+    return render(
+        "staff/records.html", "results", hx_headers={"HX-Push-Url": f.url()}, **page_context(f, every)
+    )
+
+
+@bp.get("/rows")
+@staff_view
+@htmx_only
+def later_rows():
+    """A page's rows after the first screen (`ids`, in that order), fetched
+    by the table when it scrolls near them: what the page would have drawn."""
+    ids = [number for v in request.args.get("ids", "").split(",")[: table.PAGE_SIZE] if (number := to_id(v))]
+    next_url = safe_next(request.args.get("next"), "staff.records.index")
+    admin = current_user.role == "admin"
+    rows = table.rows_by_id(ids, scope(), colleges=admin)
+    return render("staff/_rows.html", rows_html=Kit(next_url).rows(rows, admin))
 
 
 def get_scoped(record_id):

@@ -17,6 +17,10 @@ from services import record_table as table
 from services.vocab import DONE, RECORD_STATUS_LABELS, Role
 
 STAFF_TARGETS = {s: [t for t in STATUSES if t in STAFF_TRANSITIONS.get(s, ())] for s in STATUSES}
+# Rows drawn with the page: more than a first screen (14 at 1366×768). The
+# rest of the page's rows come when the table scrolls near them (htmx), or
+# all at once through a plain link (?rows=all) without JavaScript.
+FIRST_ROWS = 20
 
 
 class Filters(table.Filters):
@@ -83,8 +87,9 @@ def row_globals():
     }
 
 
-def page_context(f):
-    """The table page of `f` (its page number clamped to the last page)."""
+def page_context(f, every=False):
+    """The table page of `f` (its page number clamped to the last page):
+    its first FIRST_ROWS rows, or `every` row."""
     where = scope()
     admin = current_user.role == Role.ADMIN
     total = table.count(f, where)
@@ -98,11 +103,13 @@ def page_context(f):
         .tuples()
     )
     next_url = f.url()
+    shown, later = (rows, []) if every else (rows[:FIRST_ROWS], rows[FIRST_ROWS:])
     return {
         "f": f,
-        "rows": rows,
+        "rows": shown,
         "kit": (kit := Kit(next_url)),
-        "rows_html": kit.rows(rows, admin),
+        "rows_html": kit.rows(shown, admin),
+        "later": later,
         "total": total,
         "pages": pages,
         "colleges": list(colleges),

@@ -85,6 +85,8 @@
   doc.addEventListener("htmx:after:swap", function (event) {
     var ctx = event.detail && event.detail.ctx;
     var target = ctx && ctx.target;
+    // A records page's later rows replaced their placeholder: not a page swap.
+    if (target && target.matches && target.matches("tbody.later")) { return; }
     if (!target || !target.isConnected) { target = doc.body; }
     init(target);
     // A whole page (boosted link or form) or a form that came back: focus.
@@ -116,5 +118,50 @@
   document.addEventListener("htmx:after:settle", function () {
     var control = keep && document.getElementById(keep);
     if (control) { keep = null; control.focus(); }
+  });
+})();
+
+/* Staff records rows (table.rows): a row's link (the detail) and form (the
+   status) carry no hx-get/hx-post and the table turns boosting off, so htmx
+   sets up nothing per row on a page of 100. This one listener sends them
+   through htmx, into the row's own <tbody>: the row answers with its new
+   lines. The form's hx-confirm, the page's CSRF header and the disabled
+   submit button while it runs come from htmx as for any element. Without
+   JavaScript the link opens the record page and the form posts. */
+(function () {
+  "use strict";
+  var ROW = "table.rows tr[id^='rec-']";
+
+  function send(event, elt, verb, url) {
+    var body = elt.closest(ROW) && elt.closest("tbody");
+    if (!body || !window.htmx) { return; }
+    event.preventDefault();
+    window.htmx.ajax(verb, url, { source: elt, event: event, target: body, swap: "innerHTML" });
+  }
+  document.addEventListener("click", function (e) {
+    if (e.defaultPrevented || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) { return; }
+    var link = e.target.closest && e.target.closest(ROW + " a[href]");
+    if (link && !link.hasAttribute("download")) { send(e, link, "GET", link.getAttribute("href")); }
+  });
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (e.defaultPrevented || !form.matches || !form.matches(ROW + " form")) { return; }
+    send(e, form, (form.getAttribute("method") || "get").toUpperCase(), form.getAttribute("action"));
+  });
+
+  // The later rows of a page replace their placeholder (tbody.later) when
+  // it scrolls near; a keyboard user who reached its link goes on to the
+  // first new row instead of losing the focus.
+  var before = null;
+  document.addEventListener("htmx:before:swap", function (e) {
+    var target = e.detail && e.detail.ctx && e.detail.ctx.target;
+    before = target && target.matches && target.matches("tbody.later") && target.contains(document.activeElement)
+      ? target.previousElementSibling : null;
+  });
+  document.addEventListener("htmx:after:settle", function () {
+    var next = before && before.nextElementSibling;
+    var first = next && next.querySelector("input, a, select, button");
+    before = null;
+    if (first) { first.focus(); }
   });
 })();
