@@ -33,13 +33,12 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.chromium import CHROMIUM  # noqa: E402
+from bench.chromium import FLAGS_TEXT as CHROME_FLAGS  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "violet kettle harbour"
 SECRET = "b3c1e0f4a9d8" * 6  # a throw-away instance
-CHROME_FLAGS = (
-    "--headless --no-sandbox --disable-gpu --disable-background-networking "
-    "--disable-component-update --disable-sync --no-first-run"
-)
 
 
 def build(folder, rows=120, with_photo=100):
@@ -138,7 +137,7 @@ def lighthouse(binary, url, cookie, folder, preset, name=None):
     ]
     if preset == "desktop":
         cmd.append("--preset=desktop")
-    subprocess.run(cmd, check=True, env=dict(os.environ, CHROME_PATH="/usr/bin/chromium"))
+    subprocess.run(cmd, check=True, env=dict(os.environ, CHROME_PATH=CHROMIUM))
     with open(out) as fh:
         report = json.load(fh)
     if os.environ.get("KEEP_REPORTS"):

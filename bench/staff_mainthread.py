@@ -33,7 +33,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.lighthouse_staff import CHROME_FLAGS, SECRET, build, free_port, login  # noqa: E402
+from bench.chromium import CHROMIUM, FLAGS  # noqa: E402
+from bench.lighthouse_staff import SECRET, build, free_port, login  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPY = """
@@ -138,7 +139,7 @@ def main():
             servers.append(server)
             sites.append((label, base, login(base)))
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROME_FLAGS.split())
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             # Interleaved so that both checkouts see the same load.
             for _label, base, cookie in sites:
                 measure(browser, base + "/staff/records", cookie, 1)  # warm caches
