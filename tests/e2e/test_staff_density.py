@@ -85,3 +85,17 @@ def test_every_row_of_a_page_without_javascript(live_server, new_page):
     expect(rows).to_have_count(100)
     numbers = page.locator("#results tr[id^=rec-] td:nth-child(4)").all_inner_texts()
     assert numbers == [f"2023{i:06d}" for i in range(100)]
+
+
+def test_keyboard_focus_goes_on_to_the_fetched_rows(live_server, new_page):
+    office_world(live_server)
+    page = new_page(locale="en", viewport={"width": 1366, "height": 768})
+    log_in(page, live_server, "office@example.edu")
+    page.goto(live_server.url("/staff/records"))
+    rows = page.locator("#results tr[id^=rec-]")
+    expect(rows).to_have_count(20)
+    # Tabbing onto the placeholder's link scrolls it into view: the rows come
+    # and the focus moves to the first of them instead of being lost.
+    page.locator("#results tbody.later a").focus()
+    expect(rows).to_have_count(100)
+    expect(rows.nth(20).get_by_role("checkbox")).to_be_focused()
