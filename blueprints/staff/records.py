@@ -31,7 +31,7 @@ from blueprints.web import client_ip, external_url, htmx_only, is_htmx, render, 
 from models import AuditEvent, Confirmation, IllegalTransition, StaleRecord, User
 from services import idcard, records, staff_actions
 from services import record_table as table
-from services.vocab import DONE, RECORD_STATUS_LABELS
+from services.vocab import DONE, RECORD_STATUS_LABELS, Role
 
 # Re-exported: what the exports and the staff photo pages build on.
 __all__ = ["Filters", "apply", "bp", "compliance_text", "ordered", "table_query"]
@@ -60,7 +60,7 @@ def later_rows():
     by the table when it scrolls near them: what the page would have drawn."""
     ids = [number for v in request.args.get("ids", "").split(",")[: table.PAGE_SIZE] if (number := to_id(v))]
     next_url = safe_next(request.args.get("next"), "staff.records.index")
-    admin = current_user.role == "admin"
+    admin = current_user.role == Role.ADMIN
     rows = table.rows_by_id(ids, scope(), colleges=admin)
     return render("staff/_rows.html", rows_html=Kit(next_url).rows(rows, admin))
 
