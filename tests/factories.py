@@ -1,6 +1,7 @@
 """Synthetic people and accounts for tests (never real data)."""
 
 import datetime
+import functools
 import itertools
 import random
 from types import SimpleNamespace
@@ -97,12 +98,22 @@ def make_record(
     return models.Record.create(**values)
 
 
+@functools.cache
+def placeholder_set(seed):
+    """The PortraitSet of placeholder portrait `seed`, made once per process:
+    the same bytes every time (about 0.1 s of Pillow work), while each
+    test still stores its own files. Callers must not change it."""
+    from services import photos
+
+    return photos.make_portrait_set(photos.placeholder_portrait(seed))
+
+
 def make_photo(app, record=None, seed=1, **fields):
     """A stored placeholder photo (files under the app's instance folder)."""
-    from services import photos, photostore
+    from services import photostore
 
+    portrait = placeholder_set(seed)
     with app.app_context():
-        portrait = photos.make_portrait_set(photos.placeholder_portrait(seed))
         key = photostore.save(portrait)
     photo = models.Photo.create(sha256=portrait.sha256, key=key, **fields)
     if record is not None:
@@ -163,6 +174,14 @@ def staff_world(second_staff_a=False):
 
 
 _photo_seeds = itertools.count(100)
+
+
+def reset_photo_seeds():
+    """Number linked_student's photos from 100 again (called for each test by
+    the app fixtures): distinct within a test, and the same seeds in every
+    test, so their portrait sets are made once per process."""
+    global _photo_seeds
+    _photo_seeds = itertools.count(100)
 
 
 def linked_student(app, email, college, name="张三", photo=True, seed=None, **fields):
