@@ -25,6 +25,40 @@ from app import create_app
 
 pytest_plugins = ["queue_fixtures"]  # real consumers, web servers, SMTP (i8)
 
+
+def _share_url_builders():
+    """Build each URL rule's builder function once per process, not per app.
+
+    Every test builds an app, and every app compiles a Python function for
+    each of its 83 URL rules, twice (Werkzeug's `Rule._compile_builder`
+    generates an AST and compiles it): about 50 of create_app's 65 ms of
+    CPU. The function is a pure function of the rule's text, its parsed
+    parts and its defaults (the rule object comes in as an argument when
+    called, converters are looked up on it then), so the one compiled for
+    an identical rule of an earlier app is the same function. Rules whose
+    defaults fill a variable part are compiled as usual (their builder
+    holds the converted default).
+    """
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    builders = {}
+
+    def shared_builder(self, append_unknown=True):
+        defaults = self.defaults or {}
+        if any(is_dynamic and data in defaults for is_dynamic, data in self._trace):
+            return compile_builder(self, append_unknown)
+        key = (self.rule, tuple(self._trace), tuple(defaults), append_unknown)
+        builder = builders.get(key)
+        if builder is None:
+            builder = builders[key] = compile_builder(self, append_unknown)
+        return builder
+
+    Rule._compile_builder = shared_builder
+
+
+_share_url_builders()
+
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
@@ -140,6 +174,35 @@ def pytest_addoption(parser):
         f"the server of TEST_DATABASE_URL (default {DEFAULT_PG_URL}), a fresh "
         "database per run and xdist worker, dropped afterwards.",
     )
+
+
+# The longest tests (seconds of wall time on a quiet machine, about), started
+# first: xdist hands tests out in collection order, one at a time, so a long
+# test collected last keeps one worker busy after the other has finished.
+# Longest first leaves only short tests for the end, where they even out.
+LONG_FIRST = {
+    "tests/test_queue_jobs.py::test_a_consumer_killed_mid_import_leaves_nothing_behind": 10,
+    "tests/test_queue_mail.py::test_mail_waiting_for_a_dead_server_goes_out_after_it_returns": 9,
+    "tests/test_sweep.py::": 6,
+    "tests/test_queue_memory.py::": 5,
+    "tests/test_queue_cluster.py::": 4,
+    "tests/e2e/test_staff_photo.py::": 4,
+    "tests/test_queue_mail.py::": 3,
+    "tests/test_queue_ratelimit.py::": 3,
+    "tests/test_cli.py::test_seed_demo_prints_working_logins_and_seeds_only_once": 3,
+    "tests/test_imports.py::test_photo_import_in_worker_processes": 3,
+    "tests/test_hardening.py::test_huge_png_upload_stays_under_300_mb": 2,
+    "tests/e2e/test_problem_paths.py::": 2,
+    "tests/test_queue_jobs.py::": 1,
+}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    def weight(item):
+        return max((w for prefix, w in LONG_FIRST.items() if item.nodeid.startswith(prefix)), default=0)
+
+    items.sort(key=lambda item: -weight(item))  # stable: the rest keep their order
 
 
 def pytest_report_header(config):
@@ -289,6 +352,9 @@ def app_factory(tmp_path, smtp_server, template_db, template_bytecode):
     """Build apps on the test's fresh database (SQLite file or PostgreSQL, see
     --database), with the loopback SMTP server. All apps of one test share
     that database; an explicit DATABASE_URL override is migrated on the spot."""
+    from tests.factories import reset_photo_seeds
+
+    reset_photo_seeds()
     fresh = []
     databases = []
 
@@ -360,47 +426,90 @@ def db(app):
 class DemoSnapshot:
     """The small demo (services.demo), seeded once per session and worker.
 
-    SQLite: the first test that asks seeds its own database as usual; its
-    database file and the files the seed wrote under the instance folder
-    (photos, ID pictures) are kept, and later tests get a copy of the file
-    and hard links to those files (written once, replaced by rename, never
-    changed in place). A seed costs seconds and some 300 files; the copy,
-    milliseconds. PostgreSQL: every test seeds (its database is shared by
-    the worker and emptied between tests).
+    The first test that asks seeds its own database as usual; its rows and
+    the files the seed wrote under the instance folder (photos, ID
+    pictures) are kept, and later tests get a copy of the rows and hard
+    links to those files (written once, replaced by rename, never changed
+    in place). A seed costs seconds and some 300 files; the copy,
+    milliseconds. SQLite: the rows are the database file. PostgreSQL:
+    every table's rows in COPY's binary format and every sequence's
+    position, loaded into the test's emptied database.
     """
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, template_db):
         self.dir = workdir
+        self.template_db = template_db
         self.result = None
+        self.pg_rows = None
 
     def seed(self, app):
         from services import demo
 
         database = app.config["DATABASE_URL"]
-        if not database.startswith("sqlite:///"):
-            return self._seed_now(app, demo)
-        path = database.removeprefix("sqlite:///")
+        postgres = not database.startswith("sqlite:///")
+        if postgres and (
+            self.template_db.pg_name is None or database != pg_url_for(self.template_db.pg_name)
+        ):
+            return self._seed_now(app, demo)  # not the worker's database of --database postgres
         if self.result is None:
             self.result = self._seed_now(app, demo)
-            models.db.obj.close_all()  # the last close checkpoints the WAL into the file
-            assert not os.path.exists(path + "-wal") or os.path.getsize(path + "-wal") == 0
-            shutil.copyfile(path, self.dir / "demo.sqlite3")
+            models.db.obj.close_all()  # SQLite: the last close checkpoints the WAL into the file
+            if postgres:
+                self.pg_rows = self._pg_save()
+            else:
+                path = database.removeprefix("sqlite:///")
+                assert not os.path.exists(path + "-wal") or os.path.getsize(path + "-wal") == 0
+                shutil.copyfile(path, self.dir / "demo.sqlite3")
             for name in os.listdir(app.instance_path):
                 source = os.path.join(app.instance_path, name)
                 if os.path.isdir(source):
                     shutil.copytree(source, self.dir / "files" / name)
             return copy.deepcopy(self.result)
         models.db.obj.close_all()
-        for suffix in ("-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path + suffix)
-        shutil.copyfile(self.dir / "demo.sqlite3", path)
+        if postgres:
+            self._pg_load(self.pg_rows)
+        else:
+            path = database.removeprefix("sqlite:///")
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path + suffix)
+            shutil.copyfile(self.dir / "demo.sqlite3", path)
         files = self.dir / "files"
         for name in os.listdir(files) if files.exists() else ():
             target = os.path.join(app.instance_path, name)
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(files / name, target, copy_function=os.link)
         return copy.deepcopy(self.result)
+
+    def _pg_save(self):
+        conn = self.template_db.pg_conn
+        tables = {}
+        for table in self.template_db.pg_tables:
+            query = f'COPY "{table}" TO STDOUT (FORMAT BINARY)'
+            with conn.cursor() as cursor, cursor.copy(query) as out:
+                tables[table] = b"".join(bytes(chunk) for chunk in out)
+        sequences = conn.execute(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value FROM pg_sequences"
+        ).fetchall()
+        return tables, sequences
+
+    def _pg_load(self, saved):
+        """The saved rows into the test's database (emptied by template_db)."""
+        tables, sequences = saved
+        conn = self.template_db.pg_conn
+        with conn.transaction():
+            conn.execute("SET LOCAL session_replication_role = replica")  # no foreign-key order
+            for table, data in tables.items():
+                with (
+                    conn.cursor() as cursor,
+                    cursor.copy(f'COPY "{table}" FROM STDIN (FORMAT BINARY)') as into,
+                ):
+                    into.write(data)
+            for sequence, last_value in sequences:
+                if last_value is None:
+                    conn.execute("SELECT setval(%s, 1, false)", (sequence,))
+                else:
+                    conn.execute("SELECT setval(%s, %s, true)", (sequence, last_value))
 
     @staticmethod
     def _seed_now(app, demo):
@@ -412,8 +521,8 @@ class DemoSnapshot:
 
 
 @pytest.fixture(scope="session")
-def demo_snapshot(tmp_path_factory):
-    return DemoSnapshot(tmp_path_factory.mktemp("demo-small"))
+def demo_snapshot(tmp_path_factory, template_db):
+    return DemoSnapshot(tmp_path_factory.mktemp("demo-small"), template_db)
 
 
 @pytest.fixture
