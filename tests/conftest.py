@@ -186,13 +186,11 @@ LONG_FIRST = {
     "tests/test_sweep.py::": 6,
     "tests/test_queue_memory.py::": 5,
     "tests/test_queue_cluster.py::": 4,
-    "tests/e2e/test_staff_photo.py::": 4,
     "tests/test_queue_mail.py::": 3,
     "tests/test_queue_ratelimit.py::": 3,
     "tests/test_cli.py::test_seed_demo_prints_working_logins_and_seeds_only_once": 3,
     "tests/test_imports.py::test_photo_import_in_worker_processes": 3,
     "tests/test_hardening.py::test_huge_png_upload_stays_under_300_mb": 2,
-    "tests/e2e/test_problem_paths.py::": 2,
     "tests/test_queue_jobs.py::": 1,
 }
 
@@ -306,14 +304,18 @@ class TemplateDatabase:
 
         # DELETE with foreign-key triggers off, then every sequence back to 1:
         # ten times faster than TRUNCATE, which rewrites each table's files.
+        # One round trip for all of it (a statement each took 30 ms a test).
+        empty = sql.SQL(" ").join(
+            [sql.SQL("SET LOCAL session_replication_role = replica;")]
+            + [sql.SQL("DELETE FROM {};").format(sql.Identifier(table)) for table in self.pg_tables]
+            + [
+                sql.SQL(
+                    "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) FROM pg_sequences"
+                )
+            ]
+        )
         with self.pg_conn.transaction():
-            self.pg_conn.execute("SET LOCAL session_replication_role = replica")
-            for table in self.pg_tables:
-                self.pg_conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
-            for (sequence,) in self.pg_conn.execute(
-                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences"
-            ).fetchall():
-                self.pg_conn.execute("SELECT setval(%s, 1, false)", (sequence,))
+            self.pg_conn.execute(empty)
         return pg_url_for(self.pg_name)
 
     def drop(self):

@@ -54,8 +54,11 @@ LAUNCH_ARGS = [
     "--disable-quic",
 ]
 
-# Playwright waits (milliseconds): a local server answers in far less.
-TIMEOUT_MS = 5000
+# Playwright waits (milliseconds): a local server answers in far less, but
+# on a shared two-core machine running the queue tests beside the browser,
+# a photo crop has taken 2.5 s to serve. A wait is not a speed check: a
+# page that never shows what a test expects fails all the same, later.
+TIMEOUT_MS = 15000
 
 # Runs in every document before its own scripts; CDP-injected, so the page's
 # CSP does not apply to it. Chromium also logs violations to the console, but
