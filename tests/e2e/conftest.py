@@ -9,9 +9,7 @@ Fixtures for tests under tests/e2e/:
   absolute URL. Mail links point at the live server (BASE_URL is set to it).
   An exception raised while serving (a 500) fails the test with its traceback.
 - `make_live_server(**config)`: the same with config overrides (one per test).
-- `browser`: one Chromium for the whole session, never downloaded (the
-  headless shell when the Debian package chromium-headless-shell is
-  installed, else /usr/bin/chromium).
+- `browser`: one Chromium (/usr/bin/chromium) for the whole session, never downloaded.
 - `new_page(**context_options)`: a fresh context + page (default
   ``locale="zh-CN"``); every page's console errors, uncaught exceptions, CSP
   violations and failed requests are recorded and fail the test at teardown.
@@ -33,13 +31,9 @@ from werkzeug.serving import make_server
 
 from tests.conftest import link_in
 
-# Chromium's headless shell (Debian package chromium-headless-shell, the
-# same build as chromium) when installed: it is what Playwright itself runs
-# for headless Chromium, and it needs half the CPU of the full browser in
-# headless mode (no browser UI to run: 1.9 against 0.9 s of CPU per test
-# here). Without it, the full browser.
-CHROMIUM_BUILDS = ("/usr/bin/chromium-headless-shell", "/usr/bin/chromium")
-CHROMIUM = next((path for path in CHROMIUM_BUILDS if os.path.exists(path)), CHROMIUM_BUILDS[-1])
+# The system Chromium (Debian package chromium), the browser the project's
+# users run; never a downloaded one.
+CHROMIUM = "/usr/bin/chromium"
 SKIP_REASON = "Chromium not installed at /usr/bin/chromium (Debian package chromium)"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
