@@ -112,6 +112,33 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def serve(root, folder):
+    """gunicorn (one worker, the production config) serving checkout `root`
+    on the database in `folder`; (process, base URL) once it answers."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        FLASK_DATABASE_URL=f"sqlite:///{folder}/gp.sqlite3",
+        FLASK_SECRET_KEY=SECRET,
+        FLASK_PHOTO_DIR=os.path.join(folder, "photos"),
+        FLASK_SESSION_COOKIE_SECURE="false",
+        WEB_CONCURRENCY="1",
+    )
+    server = subprocess.Popen(
+        [os.path.join(ROOT, ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "--bind",
+         f"127.0.0.1:{port}", "app:create_app()"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(base + "/healthz")
+            break
+        except OSError:
+            time.sleep(0.2)
+    return server, base
+
+
 def login(base):
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -163,28 +190,8 @@ def main():
     folder = tempfile.mkdtemp(prefix="gp-lh-")
     try:
         build(folder)
-        port = free_port()
-        env = dict(
-            os.environ,
-            FLASK_DATABASE_URL=f"sqlite:///{folder}/gp.sqlite3",
-            FLASK_SECRET_KEY=SECRET,
-            FLASK_PHOTO_DIR=os.path.join(folder, "photos"),
-            FLASK_SESSION_COOKIE_SECURE="false",
-            WEB_CONCURRENCY="1",
-        )
-        server = subprocess.Popen(
-            [os.path.join(ROOT, ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "--bind",
-             f"127.0.0.1:{port}", "app:create_app()"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        server, base = serve(ROOT, folder)
         try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(base + "/healthz")
-                    break
-                except OSError:
-                    time.sleep(0.2)
             cookie = login(base)
             url = base + "/staff/records"
             rows = urllib.request.urlopen(urllib.request.Request(url, headers={"Cookie": cookie})).read()

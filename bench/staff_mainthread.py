@@ -25,16 +25,14 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.chromium import CHROMIUM, FLAGS  # noqa: E402
-from bench.lighthouse_staff import SECRET, build, free_port, login  # noqa: E402
+from bench.lighthouse_staff import build, login, serve  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPY = """
@@ -51,31 +49,6 @@ SPY = """
   }, true);
 })();
 """
-
-
-def serve(root, folder):
-    port = free_port()
-    env = dict(
-        os.environ,
-        FLASK_DATABASE_URL=f"sqlite:///{folder}/gp.sqlite3",
-        FLASK_SECRET_KEY=SECRET,
-        FLASK_PHOTO_DIR=os.path.join(folder, "photos"),
-        FLASK_SESSION_COOKIE_SECURE="false",
-        WEB_CONCURRENCY="1",
-    )
-    server = subprocess.Popen(
-        [os.path.join(ROOT, ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "--bind",
-         f"127.0.0.1:{port}", "app:create_app()"],
-        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(base + "/healthz")
-            break
-        except OSError:
-            time.sleep(0.2)
-    return server, base
 
 
 def measure(browser, url, cookie, runs):

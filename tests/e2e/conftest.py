@@ -29,6 +29,7 @@ import pytest
 from flask import got_request_exception
 from werkzeug.serving import make_server
 
+from bench.chromium import FLAGS as CHROMIUM_FLAGS
 from tests.conftest import link_in
 
 # The system Chromium (Debian package chromium), the browser the project's
@@ -37,16 +38,7 @@ CHROMIUM = "/usr/bin/chromium"
 SKIP_REASON = "Chromium not installed at /usr/bin/chromium (Debian package chromium)"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+LAUNCH_ARGS = [*CHROMIUM_FLAGS, "--disable-quic"]
 
 # Playwright waits (milliseconds): a local server answers in far less, but
 # on a shared two-core machine running the queue tests beside the browser,
