@@ -39,12 +39,17 @@ def office_world(live_server):
     models.db.close()
 
 
-def test_fifteen_compact_rows_fit_an_office_screen(live_server, new_page):
+def office_records(live_server, new_page, path="/staff/records", **options):
+    """The office's records table at 1366×768, logged in; (page, its row locator)."""
     office_world(live_server)
-    page = new_page(locale="en", viewport={"width": 1366, "height": 768})
+    page = new_page(locale="en", viewport={"width": 1366, "height": 768}, **options)
     log_in(page, live_server, "office@example.edu")
-    page.goto(live_server.url("/staff/records"))
-    rows = page.locator("#results tr[id^=rec-]")
+    page.goto(live_server.url(path))
+    return page, page.locator("#results tr[id^=rec-]")
+
+
+def test_fifteen_compact_rows_fit_an_office_screen(live_server, new_page):
+    page, rows = office_records(live_server, new_page)
     expect(rows).to_have_count(20)  # the first screen and more; the rest waits
     page.wait_for_timeout(300)
     expect(rows).to_have_count(20)
@@ -75,11 +80,9 @@ def test_fifteen_compact_rows_fit_an_office_screen(live_server, new_page):
 
 
 def test_every_row_of_a_page_without_javascript(live_server, new_page):
-    office_world(live_server)
-    page = new_page(locale="en", viewport={"width": 1366, "height": 768}, java_script_enabled=False)
-    log_in(page, live_server, "office@example.edu")
-    page.goto(live_server.url("/staff/records?sort=student_no"))
-    rows = page.locator("#results tr[id^=rec-]")
+    page, rows = office_records(
+        live_server, new_page, "/staff/records?sort=student_no", java_script_enabled=False
+    )
     expect(rows).to_have_count(20)
     page.get_by_role("link", name="Show the other 80 records of this page").click()
     expect(rows).to_have_count(100)
@@ -88,11 +91,7 @@ def test_every_row_of_a_page_without_javascript(live_server, new_page):
 
 
 def test_keyboard_focus_goes_on_to_the_fetched_rows(live_server, new_page):
-    office_world(live_server)
-    page = new_page(locale="en", viewport={"width": 1366, "height": 768})
-    log_in(page, live_server, "office@example.edu")
-    page.goto(live_server.url("/staff/records"))
-    rows = page.locator("#results tr[id^=rec-]")
+    page, rows = office_records(live_server, new_page)
     expect(rows).to_have_count(20)
     # Tabbing onto the placeholder's link scrolls it into view: the rows come
     # and the focus moves to the first of them instead of being lost.
