@@ -340,10 +340,11 @@ def report(results, servers, pages, args):
     hello = [r for r, _ in results[("bare", "hello")]]
     hello_rps = ", ".join(f"{h['rps']:.0f}" for h in hello)
     hello_cpu = ", ".join(f"{h['cpu_ms']:.2f}" for h in hello)
+    hello_p99 = ", ".join(f"{h['p99']:.1f}" for h in hello)
     print(
         f"\n{args.rounds} round(s) of wrk -t2 -c{args.connections} -d{args.seconds}s, "
         f"Accept-Encoding: {ACCEPT}; bare Flask hello: "
-        f"{hello_rps} req/s, {hello_cpu} CPU ms/req per round\n"
+        f"{hello_rps} req/s, {hello_cpu} CPU ms/req, p99 {hello_p99} ms per round\n"
     )
     print(
         "| checkout | page | req/s | ratio | ratio range | p99 ms | CPU ms/req | CPU ratio | target |\n"

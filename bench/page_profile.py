@@ -131,6 +131,7 @@ def main():
     parser.add_argument("-n", type=int, default=300)
     parser.add_argument("--pages", default="record,login,staff,confirm")
     parser.add_argument("--top", type=int, default=0, help="also list the N costliest functions per page")
+    parser.add_argument("--callers", metavar="REGEX", help="also list who calls the functions matching REGEX")
     parser.add_argument("--tree", default=ROOT, help="profile another checkout (e.g. /tmp/gp-base)")
     args = parser.parse_args()
     tree = os.path.abspath(args.tree)
@@ -174,6 +175,10 @@ def main():
             if args.top:
                 out = io.StringIO()
                 pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.top)
+                print(out.getvalue())
+            if args.callers:
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats("tottime").print_callers(args.callers)
                 print(out.getvalue())
     finally:
         shutil.rmtree(instance, ignore_errors=True)

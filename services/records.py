@@ -126,10 +126,9 @@ def confirm(record, user, ip=""):
 
     Call inside a transaction. Raises ConfirmRefused when not allowed.
     """
-    if record.status == RecordStatus.CONFIRMED:
-        current = active_confirmation(record)
-        if current is not None and current.fingerprint == fingerprint(record):
-            return current
+    current = _repeated_tap(record)
+    if current is not None:
+        return current
     if record.status == RecordStatus.CONFIRMED_OFFLINE:
         # A page opened before the college confirmed on paper (409, not a 500).
         raise ConfirmRefused(
@@ -143,10 +142,30 @@ def confirm(record, user, ip=""):
     return confirmation
 
 
+def _repeated_tap(record):
+    """The active confirmation when `record` is confirmed exactly as it is
+    now (a second tap of "正确"), else None."""
+    if record.status != RecordStatus.CONFIRMED:
+        return None
+    current = active_confirmation(record)
+    if current is not None and current.fingerprint == fingerprint(record):
+        return current
+    return None
+
+
 def confirm_now(record, user, ip=""):
     """`confirm` in its own transaction, on the record as it is now (re-read
     inside the transaction). Raises ConfirmRefused, or StaleRecord when a
-    concurrent tap confirmed first."""
+    concurrent tap confirmed first.
+
+    A repeated tap on a record already confirmed as read is answered from
+    that read, without a write transaction: on SQLite every write
+    transaction waits for the one write lock, and double taps queueing
+    behind each other's empty transactions made the confirm POST's p99
+    several hundred ms under load (issue 14)."""
+    current = _repeated_tap(record)
+    if current is not None:
+        return current
     with db.atomic():
         return confirm(matching.reread(record), user, ip=ip)
 
