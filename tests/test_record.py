@@ -1,4 +1,4 @@
-"""Real-name registration, matching, check and confirm (DESIGN steps 3, 5, 6)."""
+"""Real-name registration, matching the record, checking it and confirming it (README, "What it does": students 3 and 4)."""
 
 import datetime
 import re
