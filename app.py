@@ -35,6 +35,8 @@ DEFAULTS = {
     "MAIL_SUPPRESS_SEND": False,
     "MAIL_SEND_AFTER_REQUEST": True,
     "MAIL_MAX_ATTEMPTS": 8,
+    # The task consumer drains the outbox this often (seconds, 1 to 60).
+    "OUTBOX_DRAIN_SECONDS": 30,
     # The task queue: empty means instance/huey.sqlite3 (one machine);
     # redis://host:port/db for several servers. See tasks.py.
     "HUEY_URL": os.environ.get("HUEY_URL", ""),

@@ -34,7 +34,7 @@ from services.fsmodes import create_private_file, private_dir
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_URL = "sqlite:///" + os.path.join(ROOT, "instance", "huey.sqlite3")
-HALF_TICK = 30  # seconds: the outbox is drained twice a minute
+DRAIN_SECONDS = 30  # default of OUTBOX_DRAIN_SECONDS: the outbox is drained twice a minute
 PURGE_EVERY = datetime.timedelta(days=1)
 HEARTBEAT_KEY = "consumer-last-seen"
 PURGE_KEY = "id-image-purge-last-run"
@@ -157,7 +157,8 @@ def deliver_mail_soon(app):
     """Ask the consumer for a delivery; the outbox row is already committed.
 
     A queue that cannot be reached loses nothing: the periodic drain sends
-    the mail within half a minute of the consumer running again.
+    the mail within OUTBOX_DRAIN_SECONDS (half a minute) of the consumer
+    running again.
     """
     try:
         with app.app_context():
@@ -192,22 +193,39 @@ def start_job(job):
 # --- periodic duties ----------------------------------------------------------
 
 
+def drain_delays(seconds=None):
+    """Seconds after the minute's tick at which the outbox is drained again.
+
+    Huey's periodic tasks run at most once a minute, so the drains between
+    two ticks are scheduled by the tick itself: every OUTBOX_DRAIN_SECONDS
+    (1 to 60; the default 30 gives one, half a minute after the tick).
+    """
+    if seconds is None:
+        seconds = current_app.config.get("OUTBOX_DRAIN_SECONDS", DRAIN_SECONDS)
+    seconds = max(1, min(int(seconds), 60))
+    return list(range(seconds, 60, seconds))
+
+
 @huey.periodic_task(crontab(), priority=5)
 @in_app
 def tick():
     """Every minute: heartbeat, stale-job sweep, daily purge, outbox drain;
-    then another outbox drain half a minute later."""
+    then more outbox drains until the next tick (every OUTBOX_DRAIN_SECONDS)."""
     record_heartbeat()
     sweep_jobs()
     purge_if_due()
     backup_if_due()
-    half_tick.schedule(delay=HALF_TICK)
+    for delay in drain_delays():
+        half_tick.schedule(delay=delay)
     return deliver_mail.call_local()
 
 
+# The name is from when it ran only half a minute after the tick; kept, as
+# a queue may hold one scheduled by a consumer of the version before.
 @huey.task(priority=5)
 @in_app
 def half_tick():
+    """An outbox drain between two ticks (and a heartbeat)."""
     record_heartbeat()
     return deliver_mail.call_local()
 
@@ -281,7 +299,8 @@ def record_heartbeat(now=None):
 def consumer_last_seen():
     """When a consumer last wrote its heartbeat (aware UTC datetime), or None.
 
-    Consumers write it on start and every 30 seconds; a value older than
+    Consumers write it on start and at every outbox drain (every 30 seconds
+    by default, OUTBOX_DRAIN_SECONDS); a value older than
     about two minutes means no consumer is running (or all are stuck).
     Raises whatever the queue storage raises when it cannot be reached.
     """

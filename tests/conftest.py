@@ -182,7 +182,6 @@ def pytest_addoption(parser):
 # Longest first leaves only short tests for the end, where they even out.
 LONG_FIRST = {
     "tests/test_queue_jobs.py::test_a_consumer_killed_mid_import_leaves_nothing_behind": 10,
-    "tests/test_queue_mail.py::test_mail_waiting_for_a_dead_server_goes_out_after_it_returns": 9,
     "tests/test_sweep.py::": 6,
     "tests/test_queue_memory.py::": 5,
     "tests/test_queue_cluster.py::": 4,

@@ -111,6 +111,30 @@ def test_the_purge_runs_once_a_day(app):
         assert tasks.purge_if_due(start + datetime.timedelta(hours=24, minutes=1)) == 0
 
 
+def test_the_tick_drains_the_outbox_and_schedules_the_drains_until_the_next_tick(app_factory, db):
+    """Huey's periodic tasks run once a minute: the tick drains the outbox
+    and schedules the drains between it and the next tick, one half a
+    minute later unless OUTBOX_DRAIN_SECONDS says otherwise."""
+    app = app_factory()
+    assert app.config["OUTBOX_DRAIN_SECONDS"] == 30
+    with app.app_context():
+        db.db.connect(reuse_if_open=True)
+        tasks.huey.storage.flush_all()
+        tasks.tick()
+        scheduled = tasks.huey.scheduled()
+        assert [task.name for task in scheduled] == ["half_tick"]
+        assert (
+            29
+            < (scheduled[0].eta - datetime.datetime.now(datetime.UTC).replace(tzinfo=None)).total_seconds()
+            <= 30
+        )
+        tasks.huey.storage.flush_all()
+        assert tasks.drain_delays(2) == list(range(2, 60, 2))
+        assert tasks.drain_delays(45) == [45]
+        assert tasks.drain_delays(60) == []  # the tick's own drain only
+        assert tasks.drain_delays(0) == list(range(1, 60))
+
+
 def test_the_heartbeat_tells_when_a_consumer_was_last_seen(app):
     tasks.huey.storage.flush_all()
     assert tasks.consumer_last_seen() is None
