@@ -27,7 +27,12 @@ class RedactingLogger(Logger):
         return atoms
 
 
-workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() + 1)))
+# One process per core: the threads give the concurrency, and a process per
+# core keeps each busy one on its own core. With one more process than cores
+# (the old default) three processes took turns on two cores, and the
+# student pages' p99 under 16 connections was 85-115 ms against 48-69 ms
+# (bench/page_bench.py, both settings side by side; docs/PERFORMANCE.md).
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
 worker_class = "gthread"
 preload_app = True
