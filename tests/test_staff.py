@@ -291,6 +291,23 @@ def test_a_page_draws_a_first_screen_and_fetches_the_rest_when_shown(staff_a, wo
     assert "别院" not in foreign and "<tbody>" not in foreign
 
 
+def test_thumbnails_of_the_first_screen_load_with_the_page_and_later_ones_when_shown(app, staff_a, world):
+    """The rows a page draws first are on the first screen: their thumbnails
+    load with the page (painted with it, not one repaint per thumbnail);
+    the rows fetched later, and the whole page without JavaScript, load
+    theirs as they scroll into view."""
+    cs = world[0]
+    for i in range(22):
+        make_photo(app, make_record(college=cs, name=f"学生{i:03d}", student_no=f"2023{i:06d}"), seed=i + 1)
+    first = html(staff_a.get("/staff/records?sort=student_no"))
+    assert re.findall(r'<img src="/photo/\d+/mini"[^>]* loading="(\w+)"', first) == ["eager"] * 20
+    url = re.search(r'<tbody class="later" hx-get="([^"]+)"', first).group(1).replace("&amp;", "&")
+    rest = html(staff_a.get(url, headers={"HX-Request": "true"}))
+    assert re.findall(r'<img src="/photo/\d+/mini"[^>]* loading="(\w+)"', rest) == ["lazy"] * 2
+    every = html(staff_a.get("/staff/records?sort=student_no&rows=all"))
+    assert re.findall(r'<img src="/photo/\d+/mini"[^>]* loading="(\w+)"', every) == ["lazy"] * 22
+
+
 def test_compliance_recheck_and_filter(app, admin, world):
     from services import photos, photostore
 

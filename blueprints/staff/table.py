@@ -107,7 +107,7 @@ def page_context(f, every=False):
     return {
         "f": f,
         "rows": shown,
-        "kit": (kit := Kit(next_url)),
+        "kit": (kit := Kit(next_url, loading="lazy" if every else "eager")),
         "rows_html": kit.rows(shown, admin),
         "later": later,
         "total": total,
