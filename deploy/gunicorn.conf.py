@@ -9,6 +9,7 @@ import gc
 import multiprocessing
 import os
 import re
+import socket
 
 from gunicorn.glogging import Logger
 
@@ -33,6 +34,12 @@ class RedactingLogger(Logger):
 # student pages' p99 under 16 connections was 85-115 ms against 48-69 ms
 # (bench/page_bench.py, both settings side by side; docs/PERFORMANCE.md).
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+# Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads
+# new connections over them. On one shared socket the worker that woke first
+# accepted most of a burst of connections and kept them (keep-alive, and
+# nginx's upstream keepalive): 16 connections split 4/12, 2/14, even 16/0,
+# one core busy and the other idle (bench/page_bench.py: ss -tnp during wrk).
+reuse_port = True
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
 worker_class = "gthread"
 preload_app = True
@@ -53,6 +60,26 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # so they stay shared), collection back on in each worker. Shorter pauses
 # in the slowest requests, less memory per worker.
 gc.disable()
+
+
+def on_starting(server):
+    """With reuse_port a second server on a taken address would bind as well
+    and quietly share the connections with the old one (old code answering
+    half the requests): refuse to start instead, as without it."""
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):  # a unix socket: no port sharing
+            continue
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # SO_REUSEADDR: connections of a stopped server in TIME_WAIT are
+            # no obstacle; a listening socket still is.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise SystemExit(
+                    f"{address[0]}:{address[1]} is in use ({exc.strerror}): is GradProof already running?"
+                ) from None
 
 
 def pre_fork(server, worker):
