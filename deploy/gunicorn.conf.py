@@ -65,7 +65,11 @@ gc.disable()
 def on_starting(server):
     """With reuse_port a second server on a taken address would bind as well
     and quietly share the connections with the old one (old code answering
-    half the requests): refuse to start instead, as without it."""
+    half the requests): refuse to start instead, as without it. Not when
+    the sockets are handed over (gunicorn's USR2 upgrade, systemd socket
+    activation): there the old and new servers share them by design."""
+    if "GUNICORN_FD" in os.environ or "LISTEN_FDS" in os.environ:
+        return
     for address in server.cfg.address:
         if not isinstance(address, tuple):  # a unix socket: no port sharing
             continue
