@@ -34,7 +34,6 @@ from services.fsmodes import create_private_file, private_dir
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_URL = "sqlite:///" + os.path.join(ROOT, "instance", "huey.sqlite3")
-DRAIN_SECONDS = 30  # default of OUTBOX_DRAIN_SECONDS: the outbox is drained twice a minute
 PURGE_EVERY = datetime.timedelta(days=1)
 HEARTBEAT_KEY = "consumer-last-seen"
 PURGE_KEY = "id-image-purge-last-run"
@@ -201,7 +200,7 @@ def drain_delays(seconds=None):
     (1 to 60; the default 30 gives one, half a minute after the tick).
     """
     if seconds is None:
-        seconds = current_app.config.get("OUTBOX_DRAIN_SECONDS", DRAIN_SECONDS)
+        seconds = current_app.config["OUTBOX_DRAIN_SECONDS"]  # default in app.DEFAULTS
     seconds = max(1, min(int(seconds), 60))
     return list(range(seconds, 60, seconds))
 
