@@ -6,9 +6,11 @@ longer matches: the confirmation is void, the record goes back to pending
 and the student is told by mail to check again.
 """
 
+import functools
 import hashlib
 import json
 
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from peewee import ForeignKeyField
@@ -58,17 +60,30 @@ def raw_value(record, field):
 
 def display(record):
     """[(label, text)] for the check page: ID number masked, codes as words."""
+    labels, genders, id_types = _words(get_translations())
     rows = []
-    for field, label in SHOWN:
+    for (field, _lazy), label in zip(SHOWN, labels, strict=True):
         value = raw_value(record, field)
         if field == "id_number":
             value = idcard.mask(value)
         elif field == "gender":
-            value = GENDERS.get(value, value)
+            value = genders.get(value, value)
         elif field == "id_type":
-            value = ID_TYPE_LABELS.get(value, value)
+            value = id_types.get(value, value)
         rows.append((field, label, value))
     return rows
+
+
+@functools.lru_cache(maxsize=16)
+def _words(translations):
+    """The labels of SHOWN and the words for coded values in the language of
+    `translations` (the request's catalog, one object per language for the
+    process): looked up once, not a lazy string resolved per label per page."""
+    return (
+        [str(label) for _field, label in SHOWN],
+        {code: str(word) for code, word in GENDERS.items()},
+        {code: str(word) for code, word in ID_TYPE_LABELS.items()},
+    )
 
 
 def fingerprint(record):
