@@ -105,6 +105,12 @@ DEFAULTS = {
     "COMPRESS_LEVEL": 6,
     "COMPRESS_BR_LEVEL": 5,
     "COMPRESS_MIN_SIZE": 300,
+    # The views that send validators answer conditional requests themselves
+    # (/record decides when a 304 is right: never while a message is
+    # pending; photos and static files through send_file/assets). Flask-
+    # Compress evaluating them again after the view turned /record's page
+    # with a pending message into a 304 and lost the message.
+    "COMPRESS_EVALUATE_CONDITIONAL_REQUEST": False,
     # Compiled templates on disk in production; empty: instance/jinja-cache, "off": none.
     "TEMPLATE_CACHE_DIR": "",
 }

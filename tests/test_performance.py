@@ -2,6 +2,7 @@
 page would be the same, languages still switch, prepared queries give the
 same rows as peewee's own."""
 
+import gzip
 import re
 
 import flask_babel
@@ -72,6 +73,25 @@ def test_record_reload_follows_language_and_flashes(student, linked):
     assert student.form_post("/record/confirm", {"shown": shown}, page="/record").status_code == 303
     after = student.get("/record", headers={"If-None-Match": etag})
     assert after.status_code == 200 and "谢谢！您的学籍信息和图像信息已确认。" in after.get_data(as_text=True)
+
+
+def test_a_pending_message_is_shown_even_when_the_page_is_unchanged(student, linked):
+    """A second tap of "Correct" changes nothing but flashes a message: the
+    reload that follows, from a browser that compresses and holds the
+    page's ETag, must show it, not get a 304 that drops it."""
+    page = student.get("/record").get_data(as_text=True)
+    shown = re.search(r'name="shown"[^>]*value="([^"]+)"', page).group(1)
+    assert student.form_post("/record/confirm", {"shown": shown}, page="/record").status_code == 303
+    student.get("/record")  # the first tap's message, read
+    browser = {"Accept-Encoding": "gzip"}
+    etag = student.get("/record", headers=browser).headers["ETag"]
+
+    assert student.form_post("/record/confirm", {"shown": shown}, page="/record").status_code == 303
+    again = reload(student, etag, **browser)
+    assert again.status_code == 200, "the unchanged page was answered 304 and its message lost"
+    assert again.headers["ETag"] == etag
+    assert "your record and photo are confirmed" in gzip.decompress(again.get_data()).decode()
+    assert reload(student, etag, **browser).status_code == 304  # the message was shown once
 
 
 def test_photo_has_validators_and_answers_304(student, linked):
