@@ -10,9 +10,8 @@ import functools
 import hashlib
 import json
 
-from flask_babel import get_translations
+from flask_babel import get_translations, lazy_pgettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 from peewee import ForeignKeyField
 
 from models import Confirmation, Record, db, utcnow
