@@ -4,6 +4,7 @@ create_app(): config → database → extensions → blueprints → CLI → erro
 """
 
 import contextlib
+import functools
 import os
 import secrets
 
@@ -15,6 +16,19 @@ import localized_templates
 class GradProof(Flask):
     # Templates compiled per language with their fixed texts translated.
     jinja_environment = localized_templates.LocalizedEnvironment
+
+    def ensure_sync(self, func):
+        """Flask's, remembered per function: Flask asks `inspect` whether each
+        hook and view is a coroutine function on every request (some twenty
+        times a page); the answer for a function never changes."""
+        synced = self._synced.get(func)
+        if synced is None:
+            synced = self._synced[func] = super().ensure_sync(func)
+        return synced
+
+    @functools.cached_property
+    def _synced(self):
+        return {}
 
 
 DEFAULTS = {
