@@ -23,7 +23,10 @@ MEASURE_TARGETS = """(selector) => [...document.querySelectorAll(selector)]
 # Records when a tap happened and when the first in-flight sign appeared.
 TAP_TIMER = """() => {
   window.__tap = null; window.__busy = null;
-  document.addEventListener("click", () => { window.__tap = performance.now(); }, true);
+  // On window, capturing: before the page's own capturing listener on the
+  // document (static/js/app.js) marks the tap in flight, so the first class
+  // change after the tap is the one measured, not a later one of htmx's.
+  window.addEventListener("click", () => { window.__tap = performance.now(); }, true);
   new MutationObserver(() => {
     if (window.__tap !== null && window.__busy === null && document.querySelector(".htmx-request")) {
       window.__busy = performance.now();
