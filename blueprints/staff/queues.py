@@ -21,7 +21,7 @@ from blueprints.params import page_arg, to_id
 from blueprints.web import Form, client_ip, external_url, redirect_to, render, swap_or_redirect
 from models import College, CorrectionItem, IllegalTransition, Photo, Record, Request, StaleRecord, User
 from services import casework as reqs
-from services import records, regions
+from services import record_fields, regions
 from services.vocab import RequestStatus
 
 bp = Blueprint("queues", __name__, url_prefix="/queues")
@@ -203,16 +203,16 @@ def labels():
         kinds=reqs.KINDS,
         labels=reqs.STATUS_LABELS,
         reasons=reqs.REJECT_REASONS,
-        id_types=records.ID_TYPE_LABELS,
-        genders=records.GENDERS,
+        id_types=record_fields.ID_TYPE_LABELS,
+        genders=record_fields.GENDERS,
     )
 
 
 def staff_rows(record):
-    """records.display() with the ID number in full: staff need it to compare."""
+    """record_fields.display() with the ID number in full: staff need it to compare."""
     return [
-        (field, label, records.raw_value(record, field) if field == "id_number" else value)
-        for field, label, value in records.display(record)
+        (field, label, record_fields.raw_value(record, field) if field == "id_number" else value)
+        for field, label, value in record_fields.display(record)
     ]
 
 

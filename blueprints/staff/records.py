@@ -29,7 +29,7 @@ from blueprints.staff.table import (
 )
 from blueprints.web import client_ip, external_url, htmx_only, is_htmx, render, safe_next, swap_or_redirect
 from models import AuditEvent, Confirmation, IllegalTransition, StaleRecord, User
-from services import idcard, records, staff_actions
+from services import idcard, record_fields, staff_actions
 from services import record_table as table
 from services.vocab import DONE, RECORD_STATUS_LABELS, Role
 
@@ -101,10 +101,10 @@ def detail_fields(record):
     """[(label, value)] of every registry field, with the full ID number (staff only)."""
     id_types = dict(idcard.ID_TYPES)
     rows = []
-    for field, label in records.SHOWN + EXTRA_FIELDS:
-        value = record.cohort.name if field == "cohort" else records.raw_value(record, field)
+    for field, label in record_fields.SHOWN + EXTRA_FIELDS:
+        value = record.cohort.name if field == "cohort" else record_fields.raw_value(record, field)
         if field == "gender":
-            value = records.GENDERS.get(value, value)
+            value = record_fields.GENDERS.get(value, value)
         elif field == "id_type":
             value = id_types.get(value, value)
         rows.append((label, value))

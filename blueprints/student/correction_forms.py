@@ -9,7 +9,7 @@ from wtforms.validators import Length, Optional, ValidationError
 from blueprints.params import to_date
 from blueprints.web import Form
 from services import casework as reqs
-from services import idcard, records
+from services import idcard, record_fields
 
 
 class CorrectionForm(Form):
@@ -17,7 +17,7 @@ class CorrectionForm(Form):
 
 
 FIELD_LABELS = dict(
-    [(field, label) for field, label in records.SHOWN]
+    [(field, label) for field, label in record_fields.SHOWN]
     + [("birth_date", _l("Birth date")), ("ethnicity", _l("Ethnicity")), ("class_name", _l("Class"))]
 )
 
@@ -93,6 +93,6 @@ def check_value(field, value, record):
         if code is None:
             raise ValidationError(_l("Enter one of the ID types, e.g. 居民身份证."))
         return code
-    if value == records.raw_value(record, field):
+    if value == record_fields.raw_value(record, field):
         raise ValidationError(_l("This is what the record already says."))
     return value

@@ -17,7 +17,7 @@ from blueprints.web import Form, client_ip, redirect_to, render
 from models import Photo, StaleRecord
 from prepared import Param, Prepared
 from services import casework as reqs
-from services import matching, photostore, records
+from services import matching, photostore, record_fields, records
 from services.vocab import DONE, RecordStatus
 
 bp = Blueprint("record", __name__)
@@ -51,7 +51,7 @@ def record_page(record, form=None, status=200, confirmation=...):
         "record/index.html",
         status=status,
         record=record,
-        rows=records.display(record),
+        rows=record_fields.display(record),
         # The GET page writes the hidden field itself (templates/record/index.html):
         # a ConfirmForm object for one hidden input was a tenth of the page's time.
         shown=(form.shown.data or "") if form is not None else records.fingerprint(record),
@@ -219,7 +219,7 @@ def correction():
         status = status if status != 200 else 400
     elif request.method == "POST":
         status = 400
-    rows = records.display(record)
+    rows = record_fields.display(record)
     return render(
         "problems/correction.html",
         status=status,
@@ -228,6 +228,6 @@ def correction():
         rows=rows,
         problem=problem,
         fields=reqs.FIELDS,
-        current={f: records.raw_value(record, f) for f in reqs.FIELDS},
-        shown={f: value for f, _label, value in records.display(record)},
+        current={f: record_fields.raw_value(record, f) for f in reqs.FIELDS},
+        shown={f: value for f, _label, value in record_fields.display(record)},
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from flask_babel import lazy_gettext as _l
 
 from models import AuditEvent, CorrectionItem, Record, Request, User, db
-from services import idimages, matching, records
+from services import idimages, matching, record_fields, records
 from services.casework.kinds import (
     CORRECTION,
     ID_CHANGE,
@@ -59,7 +59,10 @@ def file_correction(
         )
         for field, value in values.items():
             CorrectionItem.create(
-                request=request, field=field, old_value=records.raw_value(record, field), new_value=value
+                request=request,
+                field=field,
+                old_value=record_fields.raw_value(record, field),
+                new_value=value,
             )
         for item in photo_items:
             CorrectionItem.create(request=request, field=item)

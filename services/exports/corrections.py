@@ -11,7 +11,7 @@ from openpyxl.worksheet.cell_range import MultiCellRange
 from peewee import JOIN
 
 from models import Cohort, CorrectionItem, Record, Request, User
-from services import records
+from services import record_fields
 from services.exports.csv_safe import safe_cell
 from services.exports.records import local_time
 from services.exports.xlsx import bold_row, finish
@@ -35,7 +35,7 @@ EXTRA_FIELD_LABELS = {
     "photo_missing": _l("Photo missing"),
     "photo_wrong": _l("Wrong photo"),
 }
-FIELD_LABELS = {**dict(records.SHOWN), **EXTRA_FIELD_LABELS}
+FIELD_LABELS = {**dict(record_fields.SHOWN), **EXTRA_FIELD_LABELS}
 
 
 def correction_select() -> Any:
