@@ -142,7 +142,11 @@ def make_live_server(app_factory):
         base._record = record
         # Mail links must lead to this server, not to the test BASE_URL.
         app.config["BASE_URL"] = str(base)
-        thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
+        # A short poll: `shutdown()` waits up to one poll interval (0.5 s by
+        # default, about a third of a browser test).
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="e2e-live-server", daemon=True
+        )
         thread.start()
         servers.append((server, thread))
         bases.append(base)

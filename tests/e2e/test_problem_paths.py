@@ -17,8 +17,8 @@ from playwright.sync_api import expect
 import models
 from services import idcard, idimages, matching
 from tests import imagegen
+from tests.e2e.phone import log_in
 from tests.factories import (
-    PASSWORD,
     make_cohort,
     make_college,
     make_photo,
@@ -34,14 +34,6 @@ def data():
     yield models
     if not models.db.is_closed():
         models.db.close()
-
-
-def log_in(page, base, email):
-    page.goto(base.url("/login"))
-    page.get_by_label("E-mail (username)").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in", exact=True).click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
 
 
 def test_correction_accepted_inline_then_confirmed(live_server, new_page, data, smtp):
