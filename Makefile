@@ -66,8 +66,8 @@ dev: init-db
 # file there took 0.015 ms against 0.38 ms on an ext4 /tmp, and a SQLite
 # pass 73 s instead of 76-78 s. TEST_TMPDIR= (empty) keeps the system's
 # temporary folder. Passing tests' folders are deleted as they finish
-# (tmp_path_retention_policy in pyproject.toml), so a pass holds a few
-# hundred MB at most while it runs.
+# (tmp_path_retention_policy in pyproject.toml): a whole `make test` held
+# at most about 100 MB there.
 TEST_TMPDIR ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm)
 TEST_WORKERS ?= 2
 PYTEST := PYTHONDONTWRITEBYTECODE= $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) \
