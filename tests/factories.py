@@ -4,6 +4,7 @@ import datetime
 import functools
 import itertools
 import random
+import re
 from types import SimpleNamespace
 
 from werkzeug.security import generate_password_hash
@@ -14,6 +15,16 @@ from services import idcard
 FAST_HASH = "pbkdf2:sha256:1000"
 
 PASSWORD = "violet kettle harbour"
+
+# A page's CSRF token: the field as WTForms writes it, or as the csrf_input macro does.
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_in(html, where="the page"):
+    """The CSRF token in `html`."""
+    match = CSRF_RE.search(html)
+    assert match, f"no csrf token on {where}"
+    return match.group(1) or match.group(2)
 
 
 def make_user(email="student@example.edu", password=PASSWORD, role="student", activated=True, **fields):

@@ -11,7 +11,6 @@ end of the test, so nothing is left behind.
 import contextlib
 import http.cookiejar
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -26,9 +25,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from conftest import Inbox, free_port
 
+from tests.factories import csrf_in
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
 def wait_for(condition, timeout, interval=0.2, message="condition"):
@@ -145,9 +145,7 @@ class Web:
 
     def csrf(self, path):
         _status, html, _headers = self.get(path)
-        match = CSRF_RE.search(html)
-        assert match, f"no csrf token on {path}"
-        return match.group(1) or match.group(2)
+        return csrf_in(html, path)
 
     def post(self, path, data, page=None, **kwargs):
         data = dict(data)

@@ -2,9 +2,7 @@
 logging in, a throttled link, tap-target measurement and the tap → in-flight
 timer."""
 
-import re
-
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, csrf_in
 
 PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "locale": "zh-CN"}
 
@@ -42,9 +40,6 @@ def phone_page(new_page, **options):
     return new_page(**dict(PHONE, **options))
 
 
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
 def log_in(page, base, email, password=PASSWORD):
     """Start a session as `email`: the login form's real GET and POST (CSRF
     token, password check, session cookie), sent from the page's own request
@@ -57,11 +52,10 @@ def log_in(page, base, email, password=PASSWORD):
     more than half of such a test.
     """
     form = page.request.get(base.url("/login"))
-    token = CSRF_INPUT.search(form.text())
-    assert form.ok and token, f"no login form at {form.url} ({form.status})"
+    assert form.ok, f"no login form at {form.url} ({form.status})"
     answer = page.request.post(
         base.url("/login"),
-        form={"csrf_token": token.group(1), "email": email, "password": password},
+        form={"csrf_token": csrf_in(form.text(), form.url), "email": email, "password": password},
         max_redirects=0,
     )
     where = answer.headers.get("location", "")
