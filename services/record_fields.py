@@ -37,13 +37,14 @@ def raw_value(record, field):
     return value.isoformat() if hasattr(value, "isoformat") else str(value or "")
 
 
-def display(record):
-    """[(label, text)] for the check page: ID number masked, codes as words."""
+def display(record, full_id=False):
+    """[(field, label, text)] for the check page: codes as words, the ID
+    number masked (in full for staff, who compare it: `full_id`)."""
     labels, genders, id_types = _words(get_translations())
     rows = []
     for (field, _lazy), label in zip(SHOWN, labels, strict=True):
         value = raw_value(record, field)
-        if field == "id_number":
+        if field == "id_number" and not full_id:
             value = idcard.mask(value)
         elif field == "gender":
             value = genders.get(value, value)

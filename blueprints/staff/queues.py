@@ -189,7 +189,8 @@ def detail(found):
     ctx = dict(
         r=found,
         record=record,
-        rows=staff_rows(record) if record else [],
+        # Staff compare the full ID number with the request's.
+        rows=record_fields.display(record, full_id=True) if record else [],
         fixes={found.id: list(found.items)},
         region=region_of(found.user),
         **labels(),
@@ -206,14 +207,6 @@ def labels():
         id_types=record_fields.ID_TYPE_LABELS,
         genders=record_fields.GENDERS,
     )
-
-
-def staff_rows(record):
-    """record_fields.display() with the ID number in full: staff need it to compare."""
-    return [
-        (field, label, record_fields.raw_value(record, field) if field == "id_number" else value)
-        for field, label, value in record_fields.display(record)
-    ]
 
 
 def region_of(user):

@@ -29,7 +29,7 @@ from blueprints.staff.table import (
 )
 from blueprints.web import client_ip, external_url, htmx_only, is_htmx, render, safe_next, swap_or_redirect
 from models import AuditEvent, Confirmation, IllegalTransition, StaleRecord, User
-from services import idcard, record_fields, staff_actions
+from services import record_fields, staff_actions
 from services import record_table as table
 from services.vocab import DONE, RECORD_STATUS_LABELS, Role
 
@@ -99,15 +99,11 @@ EXTRA_FIELDS = [
 
 def detail_fields(record):
     """[(label, value)] of every registry field, with the full ID number (staff only)."""
-    id_types = dict(idcard.ID_TYPES)
-    rows = []
-    for field, label in record_fields.SHOWN + EXTRA_FIELDS:
-        value = record.cohort.name if field == "cohort" else record_fields.raw_value(record, field)
-        if field == "gender":
-            value = record_fields.GENDERS.get(value, value)
-        elif field == "id_type":
-            value = id_types.get(value, value)
-        rows.append((label, value))
+    rows = [(label, value) for _field, label, value in record_fields.display(record, full_id=True)]
+    for field, label in EXTRA_FIELDS:
+        rows.append(
+            (label, record.cohort.name if field == "cohort" else record_fields.raw_value(record, field))
+        )
     rows.append((_l("Account"), record.account.email if record.account_id else "–"))
     return rows
 

@@ -17,7 +17,7 @@ from blueprints.web import client_ip, htmx_only, redirect_to, render
 from extensions import limiter
 from models import utcnow
 from services import casework as reqs
-from services import idcard, identity, idimages, matching, pending_uploads, photos
+from services import idcard, identity, idimages, matching, pending_uploads, photos, record_fields
 
 bp = Blueprint("identity", __name__, url_prefix="/identity")
 
@@ -195,7 +195,7 @@ def id_change():
         "problems/id_change.html",
         status=status,
         form=form,
-        id_type_label=dict(idcard.ID_TYPES).get(current_user.id_type, ""),
+        id_type_label=record_fields.ID_TYPE_LABELS.get(current_user.id_type, ""),
     )
 
 
