@@ -10,8 +10,9 @@ Fixtures for tests under tests/e2e/:
   An exception raised while serving (a 500) fails the test with its traceback.
 - `make_live_server(**config)`: the same with config overrides (one per test).
 - `browser`: one Chromium (/usr/bin/chromium) for the whole session, never downloaded.
-- `new_page(**context_options)`: a fresh context + page (default
-  ``locale="zh-CN"``); every page's console errors, uncaught exceptions, CSP
+- `new_page(**context_options)`: a clean context + page (default
+  ``locale="zh-CN"``), reused from an earlier test when that test left it
+  clean (`ContextPool`); every page's console errors, uncaught exceptions, CSP
   violations and failed requests are recorded and fail the test at teardown.
 - `page`: ``new_page()``.
 - `browser_log`: the record; ``browser_log.allow(regex)`` accepts entries a
@@ -19,10 +20,12 @@ Fixtures for tests under tests/e2e/:
 - `newest_link(smtp, path_part)`: the link in the newest mail (waits for it).
 """
 
+import json
 import os
 import re
 import threading
 import traceback
+from urllib.parse import urlsplit
 
 import jinja2
 import pytest
@@ -192,6 +195,7 @@ class BrowserLog:
 
     def __init__(self):
         self.entries = []  # (kind, text)
+        self.watched = []  # (page, event, listener)
         self.allowed = [
             # A request superseded by a navigation (or cancelled by htmx when
             # its element is swapped away) is aborted; nothing went wrong.
@@ -203,9 +207,23 @@ class BrowserLog:
         self.allowed.append(re.compile(pattern))
 
     def watch(self, page):
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.entries.append(("pageerror", str(exc))))
-        page.on("requestfailed", self._request_failed)
+        for event, listener in (
+            ("console", self._console),
+            ("pageerror", self._page_error),
+            ("requestfailed", self._request_failed),
+        ):
+            page.on(event, listener)
+            self.watched.append((page, event, listener))
+
+    def unwatch(self):
+        """Stop listening: the pages may serve another test."""
+        for page, event, listener in self.watched:
+            if not page.is_closed():
+                page.remove_listener(event, listener)
+        self.watched.clear()
+
+    def _page_error(self, exc):
+        self.entries.append(("pageerror", str(exc)))
 
     def _console(self, msg):
         if msg.type == "error":
@@ -234,25 +252,138 @@ def browser_log():
     return BrowserLog()
 
 
-@pytest.fixture
-def new_page(browser, browser_log):
-    """Open a page in a fresh context; options go to browser.new_context()."""
-    contexts = []
+# Calls that leave state in a page or its context beyond the test that made
+# them (network conditions, listeners, handlers, scripts, routes, a clock):
+# a context where one was made is closed after its test, never pooled.
+STATEFUL_CALLS = {
+    "Page": (
+        "on", "once", "route", "route_from_har", "route_web_socket", "add_init_script", "expose_function",
+        "expose_binding", "set_extra_http_headers", "set_viewport_size", "emulate_media", "add_locator_handler",
+    ),
+    "BrowserContext": (
+        "on", "once", "new_cdp_session", "new_page", "route", "route_from_har", "route_web_socket",
+        "add_init_script", "expose_function", "expose_binding", "set_extra_http_headers", "set_geolocation",
+        "grant_permissions", "set_offline",
+    ),
+    "Clock": ("install", "fast_forward", "pause_at", "resume", "run_for", "set_fixed_time", "set_system_time"),
+}  # fmt: skip
 
-    def open_page(**options):
-        options.setdefault("locale", "zh-CN")
-        context = browser.new_context(**options)
+
+def _context_of(api_object):
+    impl = api_object._impl_obj
+    return getattr(impl, "_browser_context", impl)  # a Page's or a Clock's context, or the context
+
+
+def _mark_stateful_calls():
+    from playwright.sync_api import _generated as sync_api
+
+    for class_name, names in STATEFUL_CALLS.items():
+        cls = getattr(sync_api, class_name)
+        for name in names:
+            call = getattr(cls, name)
+
+            def marking(self, *args, _call=call, **kwargs):
+                _context_of(self)._gradproof_tainted = True
+                return _call(self, *args, **kwargs)
+
+            setattr(cls, name, marking)
+
+
+class ContextPool:
+    """Browser contexts that finished tests left clean, one list per set of
+    options, for later tests of the same worker to reuse.
+
+    A new context and its first page cost Chromium about 0.4 s of CPU (a
+    renderer process to start), as much as a short browser test's own work.
+    Between tests a pooled page goes to about:blank (the test's document and
+    its timers end), and its context loses its cookies, permissions, HTTP
+    cache and the storage of the origin the test used: what the next test
+    sees is a new context's state. A context where a test changed anything
+    that would outlive it (STATEFUL_CALLS: a CDP session, listeners, routes,
+    scripts, a clock) is closed instead, and so is one whose page a test
+    closed or which failed to reset.
+    """
+
+    def __init__(self, browser):
+        self.browser = browser
+        self.idle = {}  # options key -> [(context, page, cdp)]
+
+    @staticmethod
+    def key(options):
+        return json.dumps(options, sort_keys=True, default=str)
+
+    def take(self, options):
+        idle = self.idle.get(self.key(options))
+        if idle:
+            return idle.pop()
+        context = self.browser.new_context(**options)
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
         context.add_init_script(CSP_SPY)
-        contexts.append(context)
         page = context.new_page()
+        cdp = context.new_cdp_session(page)  # to clear the HTTP cache and storage between tests
+        context._impl_obj._gradproof_tainted = False  # the harness's own set-up above
+        return context, page, cdp
+
+    def give_back(self, options, context, page, cdp):
+        """Reset the context for the next test, or close it."""
+        clean = not page.is_closed() and not getattr(context._impl_obj, "_gradproof_tainted", True)
+        if clean:
+            try:
+                origin = urlsplit(page.url)
+                page.goto("about:blank")
+                for other in context.pages[1:]:
+                    other.close()
+                context.clear_cookies()
+                context.clear_permissions()
+                cdp.send("Network.clearBrowserCache")
+                if origin.scheme in ("http", "https"):
+                    where = f"{origin.scheme}://{origin.netloc}"
+                    cdp.send("Storage.clearDataForOrigin", {"origin": where, "storageTypes": "all"})
+            except Exception:  # a page that cannot be reset is not reused
+                clean = False
+        if clean and len(context.pages) == 1:
+            self.idle.setdefault(self.key(options), []).append((context, page, cdp))
+        else:
+            context.close()
+
+    def close(self):
+        for entries in self.idle.values():
+            for context, _page, _cdp in entries:
+                context.close()
+        self.idle.clear()
+
+
+@pytest.fixture(scope="session")
+def context_pool(browser):
+    _mark_stateful_calls()
+    pool = ContextPool(browser)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def new_page(context_pool, browser_log):
+    """Open a page in a clean context (pooled when a finished test left one
+    with the same options clean, see ContextPool); options go to
+    browser.new_context()."""
+    taken = []
+
+    def open_page(**options):
+        options.setdefault("locale", "zh-CN")
+        context, page, cdp = context_pool.take(options)
+        taken.append((options, context, page, cdp))
         browser_log.watch(page)
+        context._impl_obj._gradproof_tainted = False  # the log's own listeners
         return page
 
     yield open_page
-    for context in contexts:
-        context.close()
+    for _options, _context, page, _cdp in taken:
+        if not page.is_closed():
+            page.title()  # a round trip: events still on their way reach the log first
+    browser_log.unwatch()
+    for options, context, page, cdp in taken:
+        context_pool.give_back(options, context, page, cdp)
     problems = browser_log.problems()
     if problems:
         pytest.fail("the browser reported problems:\n  " + "\n  ".join(problems), pytrace=False)
