@@ -7,6 +7,7 @@ import contextlib
 import copy
 import email
 import email.policy
+import gc
 import os
 import re
 import secrets
@@ -159,6 +160,19 @@ TEST_CONFIG = {
 
 
 DEFAULT_PG_URL = "postgresql://127.0.0.1:5432/"
+
+
+def pytest_configure(config):
+    """Collect garbage less often in the test processes (workers included).
+
+    A pass allocates without pause (apps, templates, queries, pages), so
+    CPython's default threshold of 700 runs a young-generation collection
+    every few hundred objects. At 50,000 the 684 tests outside the browser,
+    sweep and queue files took 42.3 and 41.3 s of CPU instead of 45.3 and
+    44.4 s (alternating, one process). Reference counting still frees what
+    is not in a cycle at once, so unclosed files warn where they did.
+    """
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
 
 
 def pytest_addoption(parser):
