@@ -259,11 +259,12 @@ STATEFUL_CALLS = {
     "Page": (
         "on", "once", "route", "route_from_har", "route_web_socket", "add_init_script", "expose_function",
         "expose_binding", "set_extra_http_headers", "set_viewport_size", "emulate_media", "add_locator_handler",
+        "set_default_timeout", "set_default_navigation_timeout",
     ),
     "BrowserContext": (
         "on", "once", "new_cdp_session", "new_page", "route", "route_from_har", "route_web_socket",
         "add_init_script", "expose_function", "expose_binding", "set_extra_http_headers", "set_geolocation",
-        "grant_permissions", "set_offline",
+        "grant_permissions", "set_offline", "set_default_timeout", "set_default_navigation_timeout",
     ),
     "Clock": ("install", "fast_forward", "pause_at", "resume", "run_for", "set_fixed_time", "set_system_time"),
 }  # fmt: skip
@@ -332,6 +333,7 @@ class ContextPool:
             try:
                 origin = urlsplit(page.url)
                 page.goto("about:blank")
+                page.mouse.move(0, 0)  # where Playwright starts a new page's pointer
                 for other in context.pages[1:]:
                     other.close()
                 context.clear_cookies()
