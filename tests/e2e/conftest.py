@@ -373,6 +373,8 @@ def new_page(context_pool, browser_log):
 
     def open_page(**options):
         options.setdefault("locale", "zh-CN")
+        if options.get("java_script_enabled") is True:
+            del options["java_script_enabled"]  # the default: the same pooled contexts
         context, page, cdp = context_pool.take(options)
         taken.append((options, context, page, cdp))
         browser_log.watch(page)
