@@ -27,16 +27,13 @@ ITEM_LABELS = dict(
 )
 
 
-def correction_form(record):
-    """A form with a tick box and a 'correct value' input per record field."""
-
-    class Built(CorrectionForm):
-        pass
-
+def _add_fields(form_class):
+    """A tick box and a 'correct value' input per record field, and a tick
+    box per photo problem: the same for every record, so added once."""
     for field in reqs.FIELDS:
-        setattr(Built, "fix_" + field, BooleanField(FIELD_LABELS[field]))
+        setattr(form_class, "fix_" + field, BooleanField(FIELD_LABELS[field]))
         setattr(
-            Built,
+            form_class,
             "new_" + field,
             StringField(
                 _l("Correct %(field)s", field=FIELD_LABELS[field]),
@@ -45,8 +42,10 @@ def correction_form(record):
             ),
         )
     for item in reqs.PHOTO_ITEMS:
-        setattr(Built, "fix_" + item, BooleanField(ITEM_LABELS[item]))
-    return Built()
+        setattr(form_class, "fix_" + item, BooleanField(ITEM_LABELS[item]))
+
+
+_add_fields(CorrectionForm)
 
 
 def correction_values(form, record):

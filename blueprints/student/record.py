@@ -12,7 +12,7 @@ from wtforms import HiddenField
 
 from blueprints.access import may_see_photo, student_view
 from blueprints.i18n import locale_code
-from blueprints.student.correction_forms import ITEM_LABELS, correction_form, correction_values
+from blueprints.student.correction_forms import ITEM_LABELS, CorrectionForm, correction_values
 from blueprints.web import Form, client_ip, redirect_to, render
 from models import Photo, StaleRecord
 from prepared import Param, Prepared
@@ -190,7 +190,7 @@ def correction():
     if record is None:
         return redirect_to("student.auth.home")
     problem = reqs.deadline_problem(record)
-    form = correction_form(record)
+    form = CorrectionForm()
     status = 200
     if not problem and form.validate_on_submit():
         values = correction_values(form, record)
