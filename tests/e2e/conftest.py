@@ -9,7 +9,9 @@ Fixtures for tests under tests/e2e/:
   absolute URL. Mail links point at the live server (BASE_URL is set to it).
   An exception raised while serving (a 500) fails the test with its traceback.
 - `make_live_server(**config)`: the same with config overrides (one per test).
-- `browser`: one Chromium (/usr/bin/chromium) for the whole session, never downloaded.
+- `browser`: one Chromium (/usr/bin/chromium) for the whole session, never
+  downloaded, with the omnibox popup it would build per window off
+  (`launch_chromium`).
 - `new_page(**context_options)`: a clean context + page (default
   ``locale="zh-CN"``), reused from an earlier test when that test left it
   clean (`ContextPool`); every page's console errors, uncaught exceptions, CSP
@@ -173,6 +175,58 @@ def live_server(make_live_server):
 # -- browser -------------------------------------------------------------------
 
 
+# Chromium 156 gives every window (every browser context here) an omnibox
+# popup built as a WebUI page in a renderer of its own
+# (chrome://omnibox-popup.top-chrome/): about 0.45 s of CPU per context in a
+# headless browser that never shows an omnibox. Turned off.
+NEEDLESS_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup")
+
+
+def _browser_command_line():
+    """The command line of the Chromium browser process this process started
+    (through Playwright's driver), or None."""
+    parents = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                parents[int(pid)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    ours, grew = {os.getpid()}, True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in ours} - ours
+        ours |= found
+        grew = bool(found)
+    for pid in sorted(ours - {os.getpid()}):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = [a.decode() for a in f.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if argv and "chromium" in argv[0] and not any(a.startswith("--type=") for a in argv):
+            return argv
+    return None
+
+
+def launch_chromium(playwright):
+    """The system Chromium with LAUNCH_ARGS and NEEDLESS_FEATURES off.
+
+    Chromium keeps only the last --disable-features of its command line, and
+    Playwright passes a list of its own. So Chromium is started once to read
+    that list, then again with the list and NEEDLESS_FEATURES as one switch
+    in its place."""
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+    argv = _browser_command_line() or []
+    defaults = [a for a in argv if a.startswith("--disable-features=")]
+    if len(defaults) != 1:  # not found, or not Playwright's alone: keep this browser as it is
+        return chromium
+    chromium.close()
+    merged = ",".join([defaults[0], *NEEDLESS_FEATURES])
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=[*LAUNCH_ARGS, merged], ignore_default_args=defaults
+    )
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
@@ -181,7 +235,7 @@ def browser():
 
     playwright = sync_playwright().start()
     try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        chromium = launch_chromium(playwright)
         try:
             yield chromium
         finally:

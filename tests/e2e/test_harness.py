@@ -1,6 +1,7 @@
 """The browser harness itself: a context a test hands back to the pool
-reaches the next test as a new one would, and a context a test changed for
-good is closed, not reused."""
+reaches the next test as a new one would, a context a test changed for
+good is closed, not reused, and Chromium runs without the WebUI pages it
+would build for every window."""
 
 from tests.e2e.phone import log_in
 from tests.factories import make_user
@@ -42,3 +43,18 @@ def test_a_context_a_test_changed_for_good_is_closed(live_server, context_pool):
     session.send("Network.enable")
     context_pool.give_back(dict(OPTIONS), throttled, page, cdp)
     assert page.is_closed()
+
+
+def test_the_browser_runs_no_omnibox_popup_and_keeps_playwrights_switches(browser, new_page):
+    """Chromium starts with the needless WebUI pages off, in the one
+    --disable-features switch it reads, beside Playwright's own list."""
+    from tests.e2e.conftest import NEEDLESS_FEATURES, _browser_command_line
+
+    new_page()  # a window, which would get its omnibox popup
+    targets = browser.new_browser_cdp_session().send("Target.getTargets")["targetInfos"]
+    assert not [t["url"] for t in targets if t["type"] == "browser_ui"]
+    switches = [a for a in _browser_command_line() if a.startswith("--disable-features=")]
+    assert len(switches) == 1
+    disabled = switches[0].split("=", 1)[1].split(",")
+    assert set(NEEDLESS_FEATURES) <= set(disabled)
+    assert {"PaintHolding", "HttpsUpgrades", "OptimizationHints"} <= set(disabled)  # Playwright's
