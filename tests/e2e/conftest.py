@@ -10,8 +10,8 @@ Fixtures for tests under tests/e2e/:
   An exception raised while serving (a 500) fails the test with its traceback.
 - `make_live_server(**config)`: the same with config overrides (one per test).
 - `browser`: one Chromium (/usr/bin/chromium) for the whole session, never
-  downloaded, with the omnibox popup it would build per window off
-  (`launch_chromium`).
+  downloaded, with the features the tests never use off (`launch_chromium`,
+  `NEEDLESS_FEATURES`).
 - `new_page(**context_options)`: a clean context + page (default
   ``locale="zh-CN"``), reused from an earlier test when that test left it
   clean (`ContextPool`); every page's console errors, uncaught exceptions, CSP
@@ -213,7 +213,7 @@ def _browser_command_line():
     for pid in sorted(ours - {os.getpid()}):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = [a.decode() for a in f.read().split(b"\0") if a]
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
         except OSError:
             continue
         if argv and "chromium" in argv[0] and not any(a.startswith("--type=") for a in argv):
