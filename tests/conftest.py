@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 
 import models
 from app import create_app
-from tests.factories import CSRF_RE, csrf_in  # noqa: F401 (CSRF_RE: imported from here by a probe script)
+from tests.factories import csrf_in
 
 pytest_plugins = ["queue_fixtures"]  # real consumers, web servers, SMTP (i8)
 

@@ -375,8 +375,8 @@ from PIL import Image
 from werkzeug.test import EnvironBuilder
 import models
 from app import create_app
-from tests.conftest import CSRF_RE, TEST_CONFIG
-from tests.factories import login, make_record, make_user, with_realname
+from tests.conftest import TEST_CONFIG
+from tests.factories import csrf_in, login, make_record, make_user, with_realname
 
 def peak_mb():
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking
@@ -400,8 +400,8 @@ with app.app_context():
 client = app.test_client()
 client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
 def form_post(path, data, page=None):
-    m = CSRF_RE.search(client.get(page or path).get_data(as_text=True))
-    return client.post(path, data=dict(data, csrf_token=m.group(1) or m.group(2)))
+    token = csrf_in(client.get(page or path).get_data(as_text=True))
+    return client.post(path, data=dict(data, csrf_token=token))
 client.form_post = form_post
 login(client)
 before = peak_mb()
@@ -410,8 +410,7 @@ from services import idcard
 number = idcard.generate_resident(random.Random(3))
 data = {"phone": "13812345678", "reply_email": "", "note": "", "id_number": number,
         "front": (io.BytesIO(png), "front.png")}
-m = CSRF_RE.search(client.get("/identity/id-change").get_data(as_text=True))
-data["csrf_token"] = m.group(1) or m.group(2)
+data["csrf_token"] = csrf_in(client.get("/identity/id-change").get_data(as_text=True))
 r = client.post("/identity/id-change", data=data, content_type="multipart/form-data")
 print(len(png), r.status_code, before, peak_mb())
 """

@@ -195,7 +195,7 @@ NEEDLESS_FEATURES = (
 )
 
 
-def _browser_command_line():
+def browser_command_line():
     """The command line of the Chromium browser process this process started
     (through Playwright's driver), or None."""
     parents = {}
@@ -229,7 +229,7 @@ def launch_chromium(playwright):
     that list, then again with the list and NEEDLESS_FEATURES as one switch
     in its place."""
     chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-    argv = _browser_command_line() or []
+    argv = browser_command_line() or []
     defaults = [a for a in argv if a.startswith("--disable-features=")]
     if len(defaults) != 1:  # not found, or not Playwright's alone: keep this browser as it is
         return chromium

@@ -60,7 +60,6 @@ def log_in(page, base, email, password=PASSWORD):
     )
     where = answer.headers.get("location", "")
     assert answer.status in (302, 303) and "/login" not in where, f"{email} not logged in: {answer.status}"
-    return where
 
 
 def slow_link(page):

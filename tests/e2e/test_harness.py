@@ -48,12 +48,12 @@ def test_a_context_a_test_changed_for_good_is_closed(live_server, context_pool):
 def test_the_browser_runs_no_omnibox_popup_and_keeps_playwrights_switches(browser, new_page):
     """Chromium starts with the needless WebUI pages off, in the one
     --disable-features switch it reads, beside Playwright's own list."""
-    from tests.e2e.conftest import NEEDLESS_FEATURES, _browser_command_line
+    from tests.e2e.conftest import NEEDLESS_FEATURES, browser_command_line
 
     new_page()  # a window, which would get its omnibox popup
     targets = browser.new_browser_cdp_session().send("Target.getTargets")["targetInfos"]
     assert not [t["url"] for t in targets if t["type"] == "browser_ui"]
-    switches = [a for a in _browser_command_line() if a.startswith("--disable-features=")]
+    switches = [a for a in browser_command_line() if a.startswith("--disable-features=")]
     assert len(switches) == 1
     disabled = switches[0].split("=", 1)[1].split(",")
     assert set(NEEDLESS_FEATURES) <= set(disabled)
