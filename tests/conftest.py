@@ -405,18 +405,41 @@ def template_db(request, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def template_bytecode(tmp_path_factory):
-    """One Jinja bytecode cache for every app of the session (and worker).
+    """One Jinja bytecode cache for every app of the session, all workers.
 
     Each test builds its own app, and each app would compile every template
     it renders again, in each language (about 10 ms a template). The app
     uses this cache in production (localized_templates.py, off when
     testing); its keys hold the language, the catalogs' digest and the
-    template source's checksum, so a changed template is compiled anew."""
+    template source's checksum, so a changed template is compiled anew.
+    xdist workers share its folder (Jinja writes a file under a temporary
+    name and renames it), so a template is compiled once per run, not once
+    per worker; each process also keeps the code it loaded
+    (`MemoryBytecodeCache`), so an app's first page reads no files."""
     from localized_templates import LocaleBytecodeCache
+
+    class MemoryBytecodeCache(LocaleBytecodeCache):
+        codes = {}
+
+        def load_bytecode(self, bucket):
+            code = self.codes.get((bucket.key, bucket.checksum))
+            if code is not None:
+                bucket.code = code
+                return
+            super().load_bytecode(bucket)
+            if bucket.code is not None:
+                self.codes[(bucket.key, bucket.checksum)] = bucket.code
+
+        def dump_bytecode(self, bucket):
+            super().dump_bytecode(bucket)
+            self.codes[(bucket.key, bucket.checksum)] = bucket.code
 
     root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "translations")
     catalogs = [os.path.join(d, n) for d, _dirs, names in os.walk(root) for n in names if n.endswith(".mo")]
-    return LocaleBytecodeCache(str(tmp_path_factory.mktemp("jinja-bytecode")), catalogs)
+    base = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        base = base.parent  # the run's folder, above each worker's own
+    return MemoryBytecodeCache(str(base / "jinja-bytecode"), catalogs)
 
 
 @pytest.fixture
