@@ -11,7 +11,7 @@ browser does) and calls the WSGI application directly, N times per page:
      SQLite, WTForms, compression, session/login/CSRF/headers, Flask and
      Werkzeug, GradProof's own code, the rest) and scaled to (1).
 
-    .venv/bin/python bench/page_profile.py [-n 300] [--pages record,login,staff,confirm] [--top 15]
+    .venv/bin/python bench/page_profile.py [-n 300] [--pages record,login,staff,confirm,correction] [--top 15]
     .venv/bin/python bench/page_profile.py --tree /tmp/gp-base   # an older checkout, for comparison
 
 A profile is not a benchmark: cProfile slows small calls more than big ones,
@@ -87,8 +87,14 @@ def environs(app, pages):
     confirmer.get("/record", headers=ua)
     staff = app.test_client()
     page_login(staff, "staff@example.edu", "/staff/records")
-    clients = {"login": None, "record": student, "staff": staff, "confirm": confirmer}
-    paths = {"login": "/login", "record": "/record", "staff": "/staff/records", "confirm": "/record/confirm"}
+    clients = {"login": None, "record": student, "staff": staff, "confirm": confirmer, "correction": student}
+    paths = {
+        "login": "/login",
+        "record": "/record",
+        "staff": "/staff/records",
+        "confirm": "/record/confirm",
+        "correction": "/record/correction",
+    }
     for name in pages:
         headers = dict(ua)
         client = clients[name]
