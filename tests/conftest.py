@@ -23,104 +23,57 @@ from flask.testing import FlaskClient
 
 import models
 from app import create_app
+from localized_templates import LocaleBytecodeCache
 from tests.factories import csrf_in
 
 pytest_plugins = ["queue_fixtures"]  # real consumers, web servers, SMTP (i8)
 
 
-def _share_url_builders():
-    """Build each URL rule's builder function once per process, not per app.
+def _share_compiled_rules():
+    """Compile each URL rule once per process, not once per app.
 
-    Every test builds an app, and every app compiles a Python function for
-    each of its 83 URL rules, twice (Werkzeug's `Rule._compile_builder`
-    generates an AST and compiles it): about 50 of create_app's 65 ms of
-    CPU. The function is a pure function of the rule's text, its parsed
-    parts and its defaults (the rule object comes in as an argument when
-    called, converters are looked up on it then), so the one compiled for
-    an identical rule of an earlier app is the same function. Rules whose
-    defaults fill a variable part are compiled as usual (their builder
-    holds the converted default).
-    """
-    from werkzeug.routing.rules import Rule
-
-    compile_builder = Rule._compile_builder
-    builders = {}
-
-    def shared_builder(self, append_unknown=True):
-        defaults = self.defaults or {}
-        if any(is_dynamic and data in defaults for is_dynamic, data in self._trace):
-            return compile_builder(self, append_unknown)
-        key = (self.rule, tuple(self._trace), tuple(defaults), append_unknown)
-        builder = builders.get(key)
-        if builder is None:
-            builder = builders[key] = compile_builder(self, append_unknown)
-        return builder
-
-    Rule._compile_builder = shared_builder
-
-
-def _share_parsed_rules():
-    """Parse each URL rule's text once per process, not per app.
-
-    After the builders were shared, parsing the 83 rules (`Rule.compile`:
-    regular expressions, converters, weights) was half of what was left of
-    create_app, about 5 of its 10 ms. The parts depend only on the rule's
-    text, the host or subdomain part, merge_slashes and the map's converter
-    classes; those are the key. A rule parsed before gets copies of the
-    lists and the same converter objects (Werkzeug's converters keep their
-    map only as an attribute; to_python and to_url never read it).
+    Every test builds an app, and every app compiled its 83 URL rules again:
+    Werkzeug's `Rule.compile` parses the rule (regular expressions,
+    converters, weights) and generates and compiles two builder functions
+    (an AST each): about 55 of create_app's 65 ms of CPU when neither was
+    shared; create_app now costs 3-4 ms. What it makes depends only on the rule's text, the host or
+    subdomain part, merge_slashes, the map's converter classes and the names
+    of the rule's defaults; those are the key. A rule compiled before gets
+    copies of its lists, the same converter objects (Werkzeug's converters
+    keep their map as an attribute only) and the same builder functions (the
+    rule comes in as their first argument). A rule whose defaults fill a
+    variable part is compiled as usual: its builders hold the converted
+    default.
     """
     from werkzeug.routing.rules import Rule
 
     compile_rule = Rule.compile
-    parsed = {}
+    compiled = {}
 
     def shared_compile(self):
-        domain_rule = (self.host if self.map.host_matching else self.subdomain) or ""
+        defaults = self.defaults or {}
+        host_matching = self.map.host_matching
+        domain = (host_matching, (self.host if host_matching else self.subdomain) or "")
         converters = tuple(sorted(self.map.converters.items()))
-        key = (self.rule, self.map.host_matching, domain_rule, self.merge_slashes, converters)
-        known = parsed.get(key)
+        key = (self.rule, domain, self.merge_slashes, converters, tuple(defaults))
+        known = compiled.get(key)
         if known is None:
             compile_rule(self)
             variables = {name for is_variable, name in self._trace if is_variable}
-            parsed[key] = (list(self._parts), list(self._trace), dict(self._converters), variables)
+            if not variables & set(defaults):
+                built = (self._build.__func__, self._build_unknown.__func__)
+                compiled[key] = (self._parts, self._trace, self._converters, variables, built)
             return
-        parts, trace, rule_converters, variables = known
+        parts, trace, rule_converters, variables, (build, build_unknown) = known
         self._parts, self._trace, self._converters = list(parts), list(trace), dict(rule_converters)
         self.arguments.update(variables)
-        self._build = self._compile_builder(False).__get__(self, None)
-        self._build_unknown = self._compile_builder(True).__get__(self, None)
+        self._build = build.__get__(self, None)
+        self._build_unknown = build_unknown.__get__(self, None)
 
     Rule.compile = shared_compile
 
 
-def _share_catalogs():
-    """Read each message catalog once per process, not per app.
-
-    Every app gets its own `Catalogs` domain (blueprints/core.py), so every
-    test's first translated page parsed a .mo file again (gettext's parser,
-    about 3 ms). A catalog is never changed once loaded; apps reading the
-    same directories share it.
-    """
-    from blueprints.i18n import Catalogs
-
-    load = Catalogs._catalog
-    loaded = {}
-
-    def shared_catalog(self, code):
-        key = (tuple(self.translation_directories), code, self.domain[0])
-        translations = loaded.get(key)
-        if translations is None:
-            translations = loaded[key] = load(self, code)
-        self.cache[(code, self.domain[0])] = translations
-        return translations
-
-    Catalogs._catalog = shared_catalog
-
-
-_share_url_builders()
-_share_parsed_rules()
-_share_catalogs()
+_share_compiled_rules()
 
 
 class Inbox:
@@ -403,6 +356,28 @@ def template_db(request, tmp_path_factory):
     template.drop()
 
 
+class MemoryBytecodeCache(LocaleBytecodeCache):
+    """The production bytecode cache, also keeping in memory the code it
+    loaded or compiled: a test app's first page reads no template files."""
+
+    def __init__(self, directory, catalog_files):
+        super().__init__(directory, catalog_files)
+        self.codes = {}  # (key, source checksum) -> code object
+
+    def load_bytecode(self, bucket):
+        code = self.codes.get((bucket.key, bucket.checksum))
+        if code is not None:
+            bucket.code = code
+            return
+        super().load_bytecode(bucket)
+        if bucket.code is not None:
+            self.codes[(bucket.key, bucket.checksum)] = bucket.code
+
+    def dump_bytecode(self, bucket):
+        super().dump_bytecode(bucket)
+        self.codes[(bucket.key, bucket.checksum)] = bucket.code
+
+
 @pytest.fixture(scope="session")
 def template_bytecode(tmp_path_factory):
     """One Jinja bytecode cache for every app of the session, all workers.
@@ -416,24 +391,6 @@ def template_bytecode(tmp_path_factory):
     name and renames it), so a template is compiled once per run, not once
     per worker; each process also keeps the code it loaded
     (`MemoryBytecodeCache`), so an app's first page reads no files."""
-    from localized_templates import LocaleBytecodeCache
-
-    class MemoryBytecodeCache(LocaleBytecodeCache):
-        codes = {}
-
-        def load_bytecode(self, bucket):
-            code = self.codes.get((bucket.key, bucket.checksum))
-            if code is not None:
-                bucket.code = code
-                return
-            super().load_bytecode(bucket)
-            if bucket.code is not None:
-                self.codes[(bucket.key, bucket.checksum)] = bucket.code
-
-        def dump_bytecode(self, bucket):
-            super().dump_bytecode(bucket)
-            self.codes[(bucket.key, bucket.checksum)] = bucket.code
-
     root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "translations")
     catalogs = [os.path.join(d, n) for d, _dirs, names in os.walk(root) for n in names if n.endswith(".mo")]
     base = tmp_path_factory.getbasetemp()

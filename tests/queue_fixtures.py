@@ -25,7 +25,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from conftest import Inbox, free_port
 
-from tests.factories import csrf_in
+from tests.factories import csrf_in, password_hash
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -314,11 +314,9 @@ PASSWORD = "Correct-Horse-Battery-9"
 
 def make_user(models, email, role="admin", **fields):
     """An activated account written straight into the stack's database."""
-    from werkzeug.security import generate_password_hash
-
     return models.User.create(
         email=email,
-        password_hash=generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"),
+        password_hash=password_hash(PASSWORD),
         role=role,
         activated_at=models.utcnow(),
         **fields,

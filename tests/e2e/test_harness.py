@@ -3,6 +3,7 @@ reaches the next test as a new one would, a context a test changed for
 good is closed, not reused, and Chromium runs without the WebUI pages it
 would build for every window."""
 
+import models
 from tests.e2e.phone import log_in
 from tests.factories import make_user
 
@@ -12,7 +13,7 @@ OPTIONS = {"locale": "en", "viewport": {"width": 800, "height": 600}}
 def test_a_pooled_context_comes_back_clean(live_server, context_pool):
     with live_server.app.app_context():
         make_user("pool@example.edu")
-        __import__("models").db.close()
+        models.db.close()
     context, page, cdp = context_pool.take(dict(OPTIONS))
     log_in(page, live_server, "pool@example.edu")
     page.goto(live_server.url("/record"))
