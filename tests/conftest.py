@@ -17,9 +17,11 @@ import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
+import flask
 import pytest
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
+from flask_wtf.csrf import generate_csrf
 
 import models
 from app import create_app
@@ -151,14 +153,25 @@ class ClosingClient(FlaskClient):
         kwargs.setdefault("buffered", True)
         return super().open(*args, **kwargs)
 
-    def csrf(self, path="/login"):
-        """A CSRF token for this client's session, read from a page."""
-        return csrf_in(self.get(path).get_data(as_text=True), path)
+    def csrf(self, path=None):
+        """A CSRF token for this client's session: read from the page at
+        `path`, or when none is given, made as a form on any page would make
+        it (Flask-WTF's generate_csrf, the raw token kept in the session)."""
+        if path is not None:
+            return csrf_in(self.get(path).get_data(as_text=True), path)
+        with (
+            self.session_transaction() as cookie,
+            self.application.test_request_context(environ_base=self.environ_base),
+        ):
+            flask.session.update(cookie)
+            token = generate_csrf()
+            cookie.update(flask.session)
+        return token
 
     def form_post(self, path, data, page=None, **kwargs):
-        """POST a form with a fresh CSRF token taken from `page` (default: path)."""
+        """POST a form with a CSRF token of this session (read from `page` if given)."""
         data = dict(data)
-        data.setdefault("csrf_token", self.csrf(page or path))
+        data.setdefault("csrf_token", self.csrf(page))
         return self.post(path, data=data, **kwargs)
 
 

@@ -7,7 +7,7 @@ and admins → 200 or 303. Admin-only actions are 404 for staff."""
 import pytest
 
 import models
-from tests.factories import login, make_photo, make_record, setup_world
+from tests.factories import make_photo, make_record, setup_world, sign_in
 
 OK, MOVED, DENIED, LOGIN = 200, 303, 404, 302
 
@@ -59,13 +59,13 @@ def test_access(app, client, db, method, path, data, who, expected):
     record = make_record(college=cs, name="张三", status="pending", student_no="2023777777")
     make_photo(app, record)
     if who != "anonymous":
-        login(client, LOGINS[who])
+        sign_in(client, LOGINS[who])
     url = path.replace("{id}", str(record.id))
     if method == "GET":
         response = client.get(url)
     else:
         form = {k: v.replace("{id}", str(record.id)) for k, v in (data or {}).items()}
-        form["csrf_token"] = client.csrf("/login" if who == "anonymous" else "/account/")
+        form["csrf_token"] = client.csrf()
         response = client.post(url, data=form)
     assert response.status_code == expected, response.get_data(as_text=True)[:500]
     if expected == LOGIN:

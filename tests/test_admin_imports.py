@@ -11,7 +11,7 @@ import pytest
 import models
 from services import photos
 from tests import imagegen
-from tests.factories import login, make_user
+from tests.factories import make_user, sign_in
 from tests.test_imports import make_zip, person, registry_csv
 
 ADMIN = "admin@example.edu"
@@ -21,7 +21,7 @@ ADMIN = "admin@example.edu"
 def admin(client, db):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     make_user(ADMIN, role="admin")
-    login(client, ADMIN)
+    sign_in(client, ADMIN)
     return client
 
 
@@ -60,7 +60,7 @@ def test_page_lists_forms_templates_and_jobs(admin):
 @pytest.mark.parametrize("role", ["staff", "student"])
 def test_only_admins(client, db, role):
     make_user("someone@example.edu", role=role)
-    login(client, "someone@example.edu")
+    sign_in(client, "someone@example.edu")
     assert client.get("/admin/imports").status_code == 404
     assert client.get("/admin/imports/templates/registry-template.csv").status_code == 404
     response = client.post("/admin/imports/students", data={"csrf_token": client.csrf("/account/")})

@@ -13,7 +13,7 @@ from PIL import Image
 
 import models
 from services import exports, photos, photostore
-from tests.factories import login, make_photo, make_record, make_user, setup_world
+from tests.factories import make_photo, make_record, make_user, setup_world, sign_in
 
 CONFIRMED_AT = datetime.datetime(2027, 3, 1, 2, 30)  # UTC → 10:30 in Shanghai
 HEADERS = ["学号", "姓名", "性别", "证件类型", "证件号码", "学院", "专业", "层次", "学习形式", "状态", "确认时间"]  # fmt: skip
@@ -71,7 +71,7 @@ def data(app, db):
 @pytest.fixture
 def staff_a(client, data):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    login(client, "staff.a@example.edu")
+    sign_in(client, "staff.a@example.edu")
     return client
 
 
@@ -292,7 +292,7 @@ def test_national_zip_reports_missing_and_unreadable_photos_never_drops_anyone(a
         os.remove(photostore.path(data["zhao"].photo.key, "master"))
         with open(photostore.path(data["other"].photo.key, "master"), "wb") as fh:
             fh.write(b"not a picture")
-    login(client, "admin@example.edu")
+    sign_in(client, "admin@example.edu")
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     archive = read_zip(client.get("/staff/export/national.zip"))  # default cohort: the only one
     assert [n for n in archive.namelist() if n.endswith(".jpg")] == [f"{data['zhang'].id_number}.jpg"]
@@ -309,7 +309,7 @@ def test_national_zip_makes_the_jpeg_when_an_older_photo_has_none(app, client, d
     """Photos imported before the national variant was stored still export."""
     with app.app_context():
         os.remove(photostore.path(data["zhang"].photo.key, "national"))
-    login(client, "admin@example.edu")
+    sign_in(client, "admin@example.edu")
     archive = read_zip(client.get("/staff/export/national.zip"))
     jpeg = archive.read(f"{data['zhang'].id_number}.jpg")
     assert Image.open(io.BytesIO(jpeg)).size == (480, 640) and 20 * 1024 <= len(jpeg) <= 40_000

@@ -25,12 +25,12 @@ from services.exports import records as exports
 from services.importing import photo_import as import_photos
 from tests import imagegen
 from tests.factories import (
-    login,
     make_cohort,
     make_college,
     make_photo,
     make_record,
     make_user,
+    sign_in,
     with_realname,
 )
 from tests.test_problems import files, post_upload, unmatched
@@ -135,7 +135,7 @@ def test_huge_numbers_and_dates_are_4xx(app, en, db, role, path, expected):
     college = make_college()
     make_photo(app, make_record(college=college))
     make_user(role=role, college=college if role == "staff" else None)
-    login(en)
+    sign_in(en)
     r = en.get(path)
     assert r.status_code == expected, r.get_data(as_text=True)[-800:]
     if expected == 400 and "audit" in path and "page" not in path:
@@ -148,7 +148,7 @@ def test_huge_numbers_in_forms_change_nothing(app, en, db):
     college = make_college()
     record = make_record(college=college, status="pending")
     make_user(role="staff", college=college)
-    login(en)
+    sign_in(en)
     before = models.Record.get_by_id(record.id).version
     r = en.form_post(
         f"/staff/records/{record.id}/status",
@@ -185,7 +185,7 @@ def test_csv_export_failing_halfway_ends_with_an_error_row(app, en, db, monkeypa
     # A cohort time zone that no longer exists on the server: found only when its row is written.
     models.Cohort.update(timezone="Mars/Olympus_Mons").where(models.Cohort.id == broken.id).execute()
     make_user(role="staff", college=college)
-    login(en)
+    sign_in(en)
     r = en.get("/staff/export/records.csv?sort=student_no")
     body = r.get_data(as_text=True)
     assert r.status_code == 200
@@ -200,7 +200,7 @@ def test_csv_export_failing_at_once_is_an_error_page(app, en, db):
     models.Confirmation.create(record=record, fingerprint="x")
     models.Cohort.update(timezone="Mars/Olympus_Mons").execute()
     make_user(role="staff", college=college)
-    login(en)
+    sign_in(en)
     app.testing = False  # an error page, as in production, instead of the re-raised exception
     r = en.get("/staff/export/records.csv")
     assert r.status_code == 500 and "text/html" in r.headers["Content-Type"]
@@ -214,7 +214,7 @@ def test_pages_with_personal_data_are_no_store(app, en, db):
     record = make_record(college=college)
     photo = make_photo(app, record)
     make_user(role="staff", college=college)
-    login(en)
+    sign_in(en)
     for path in (f"/staff/records/{record.id}", "/staff/records", "/account/", "/staff/"):
         r = en.get(path)
         assert r.status_code == 200 and "no-store" in r.headers["Cache-Control"], path
@@ -295,7 +295,7 @@ BIDI = "\u202e\u2066\u200b"
 def test_bidi_and_invisible_characters_are_stripped(app, en, db):
     record = make_record(name="张三")
     user = with_realname(make_user(), record)
-    login(en)
+    sign_in(en)
     r = en.form_post("/identity/profile", {"real_name": f"张{BIDI}三\x00", "nickname": "\u202eabc"})
     assert r.status_code == 303
     user = models.User.get_by_id(user.id)
@@ -355,7 +355,7 @@ def test_id_picture_upload_is_rate_limited_per_account(app_factory, db):
     user.real_name = "其他人"
     user.save()
     client = app.test_client()
-    login(client)
+    sign_in(client)
     codes = [
         post_upload(client, "/identity/id-change", files(b"", id_number=new_id())).status_code
         for _ in range(3)
@@ -364,7 +364,7 @@ def test_id_picture_upload_is_rate_limited_per_account(app_factory, db):
     # Another account from the same address still has its own budget.
     other = app.test_client()
     with_realname(make_user("other@example.edu"), make_record(name="赵六"))
-    login(other, "other@example.edu")
+    sign_in(other, "other@example.edu")
     assert post_upload(other, "/identity/id-change", files(b"", id_number=new_id())).status_code == 400
 
 
@@ -376,7 +376,7 @@ from werkzeug.test import EnvironBuilder
 import models
 from app import create_app
 from tests.conftest import TEST_CONFIG
-from tests.factories import csrf_in, login, make_record, make_user, with_realname
+from tests.factories import csrf_in, sign_in, make_record, make_user, with_realname
 
 def peak_mb():
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking
@@ -403,7 +403,7 @@ def form_post(path, data, page=None):
     token = csrf_in(client.get(page or path).get_data(as_text=True))
     return client.post(path, data=dict(data, csrf_token=token))
 client.form_post = form_post
-login(client)
+sign_in(client)
 before = peak_mb()
 import random
 from services import idcard

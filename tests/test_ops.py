@@ -11,7 +11,7 @@ import models
 import tasks
 from app import create_app
 from tests.conftest import TEST_CONFIG, link_in
-from tests.factories import PASSWORD, login, make_photo, make_record, setup_world
+from tests.factories import PASSWORD, login, make_photo, make_record, setup_world, sign_in
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 LINE = re.compile(r"^request method=[A-Z]+ route=\S+ status=\d{3} ms=\d+\.\d user=(\d+|-)$")
@@ -85,23 +85,29 @@ def test_request_log_of_a_whole_journey_names_no_person(app, smtp, world_with_ph
     student = app.test_client()
     student.environ_base.update(EN)
     student.form_post(
-        "/register", {"email": email, "password": PASSWORD, "confirm": PASSWORD, "accept_terms": "y"}
+        "/register",
+        {"email": email, "password": PASSWORD, "confirm": PASSWORD, "accept_terms": "y"},
+        page="/register",
     )
     activation = urlsplit(link_in(smtp.wait(1)[0], "/activate/")).path
-    assert student.form_post(activation, {}).status_code == 303
+    assert student.form_post(activation, {}, page=activation).status_code == 303
     assert login(student, email).status_code == 303
     realname = {
         "real_name": record.name, "gender": record.gender, "id_type": record.id_type,
         "id_number": record.id_number, "nickname": "", "birth_date": record.birth_date.isoformat(),
         "province": "210000", "city": "210200",
     }  # fmt: skip
-    assert student.form_post("/identity/", realname).status_code == 303
+    assert student.form_post("/identity/", realname, page="/identity/").status_code == 303
     page = student.get("/record").get_data(as_text=True)
     photo = re.search(r"/photo/\d+/webp", page).group(0)
     assert student.get(photo).status_code == 200
     shown = re.search(r'name="shown" type="hidden" value="([0-9a-f]+)"', page).group(1)
     assert student.form_post("/record/confirm", {"shown": shown}, page="/record").status_code == 303
-    r = student.form_post("/record/correction", {"fix_name": "y", "new_name": "欧阳娜", "note": "少一个字"})
+    r = student.form_post(
+        "/record/correction",
+        {"fix_name": "y", "new_name": "欧阳娜", "note": "少一个字"},
+        page="/record/correction",
+    )
     assert r.status_code == 303
 
     staff = app.test_client()
@@ -139,7 +145,7 @@ def test_photos_go_through_nginx_after_the_access_check(app_factory, tmp_path):
     other = make_record(college=cs, cohort=cohort)
     mine, theirs = make_photo(app, own, seed=1), make_photo(app, other, seed=2)
     client = app.test_client()
-    login(client, "student@example.edu")
+    sign_in(client, "student@example.edu")
     r = client.get(f"/photo/{mine.id}/webp")
     assert r.status_code == 200 and r.get_data() == b"" and r.mimetype == "image/webp"
     internal = r.headers["X-Accel-Redirect"]

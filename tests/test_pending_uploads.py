@@ -10,7 +10,7 @@ from werkzeug.test import EnvironBuilder
 import models
 from services import idimages, pending_uploads
 from tests import imagegen
-from tests.factories import login, make_record, make_user, with_realname
+from tests.factories import make_record, make_user, sign_in, with_realname
 
 PICTURE = imagegen.jpeg(900, 600, (200, 200, 200))  # ID pictures need 600 px on the short side
 
@@ -54,7 +54,7 @@ def token_in(html):
 
 def test_kept_picture_is_used_when_the_form_is_fixed(app, client, db):
     record, _user = unmatched_student()
-    login(english(client))
+    sign_in(english(client))
     r = post(client, {"id_number": record.id_number, "phone": "1381234567"})  # one digit short
     html = r.get_data(as_text=True)
     assert r.status_code == 400 and "11-digit" in html and "need not send them again" in html
@@ -71,14 +71,14 @@ def test_kept_picture_is_used_when_the_form_is_fixed(app, client, db):
 
 def test_another_accounts_token_finds_nothing(app, client, db):
     record, _user = unmatched_student()
-    login(english(client))
+    sign_in(english(client))
     token = token_in(post(client, {"id_number": record.id_number, "phone": "1"}).get_data(as_text=True))
     other = english(app.test_client())
     other_record = make_record(name="李四")
     stranger = with_realname(make_user("other@example.edu"), other_record)
     stranger.id_number = "110105194912310037"
     stranger.save()
-    login(other, "other@example.edu")
+    sign_in(other, "other@example.edu")
     r = post(other, {"id_number": other_record.id_number, "upload": token}, with_picture=False)
     assert r.status_code == 400 and "Please add a picture" in r.get_data(as_text=True)
     assert models.Request.select().count() == 0
@@ -86,7 +86,7 @@ def test_another_accounts_token_finds_nothing(app, client, db):
 
 def test_check_validates_other_fields_without_pictures(client, db):
     record, _user = unmatched_student()
-    login(english(client))
+    sign_in(english(client))
     bad = post(client, {"id_number": record.id_number, "phone": "12", "_check": "1"}, with_picture=False)
     assert bad.status_code == 400 and "11-digit" in bad.get_data(as_text=True)
     assert "Please add a picture" not in bad.get_data(as_text=True)
@@ -96,7 +96,7 @@ def test_check_validates_other_fields_without_pictures(client, db):
 
 def test_double_submit_files_one_request(app, client, db):
     record, _user = unmatched_student()
-    login(english(client))
+    sign_in(english(client))
     first = post(client, {"id_number": record.id_number})
     second = post(client, {"id_number": record.id_number})
     assert first.status_code == second.status_code == 303

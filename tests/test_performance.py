@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 import models
 from prepared import Param, Prepared
 from services import matching
-from tests.factories import PASSWORD, login, make_photo, make_record, make_user, with_realname
+from tests.factories import PASSWORD, make_photo, make_record, make_user, sign_in, with_realname
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def linked(app, db):
 @pytest.fixture
 def student(client, linked):
     client.set_cookie("lang", "en")
-    login(client)
+    sign_in(client)
     return client
 
 
@@ -111,7 +111,7 @@ def test_force_locale_switches_the_request_catalog_and_back(app):
 
 def test_form_messages_of_wtforms_in_both_languages(client, db):
     make_user()
-    login(client)
+    sign_in(client)
     bad = {"real_name": "张三", "gender": "M", "id_type": "nonsense", "id_number": "1", "birth_date": ""}
     client.set_cookie("lang", "en")
     english = client.form_post("/identity/", bad).get_data(as_text=True)

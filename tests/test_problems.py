@@ -10,7 +10,7 @@ from werkzeug.test import EnvironBuilder
 import models
 from services import idcard, idimages, matching
 from tests import imagegen
-from tests.factories import login, make_cohort, make_photo, make_record, make_user, with_realname
+from tests.factories import make_cohort, make_photo, make_record, make_user, sign_in, with_realname
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def linked(app, en, photo=True, **fields):
         make_photo(app, record)
     with_realname(user, record)
     matching.link(user)
-    login(en)
+    sign_in(en)
     return models.Record.get_by_id(record.id), models.User.get_by_id(user.id)
 
 
@@ -38,7 +38,7 @@ def unmatched(app, en, **overrides):
     for key, value in overrides.items():
         setattr(user, key, value)
     user.save()
-    login(en)
+    sign_in(en)
     return record, models.User.get_by_id(user.id)
 
 
@@ -157,7 +157,7 @@ def test_dispute_unlinks_record_until_decided_and_withdraw_relinks(app, db):
     second = with_realname(make_user("second@example.edu"), record)
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    login(client, "second@example.edu")
+    sign_in(client, "second@example.edu")
     assert client.get("/identity/status").status_code == 200
     r = post_upload(client, "/identity/dispute", files(imagegen.big_camera_jpeg(900, 600)))
     assert r.status_code == 303

@@ -11,7 +11,7 @@ import pytest
 import models
 from services import idcard, records
 from tests.conftest import text_of
-from tests.factories import login, make_cohort, make_photo, make_record, make_user, with_realname
+from tests.factories import make_cohort, make_photo, make_record, make_user, sign_in, with_realname
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def realname_data(record, **overrides):
 @pytest.fixture
 def student(en, db):
     make_user()
-    login(en)
+    sign_in(en)
     return en
 
 
@@ -134,7 +134,7 @@ def linked_student(app, en, status="pending", photo=True, **record_fields):
     from services import matching
 
     matching.link(user)
-    login(en)
+    sign_in(en)
     return models.Record.get_by_id(record.id)
 
 

@@ -10,13 +10,13 @@ import pytest
 import models
 from tests.conftest import text_of
 from tests.factories import (
-    login,
     make_cohort,
     make_college,
     make_photo,
     make_record,
     make_user,
     setup_world,
+    sign_in,
     without_csrf,
 )
 
@@ -36,13 +36,13 @@ def en(client):
 
 @pytest.fixture
 def staff_a(en, world):
-    login(en, "staff.a@example.edu")
+    sign_in(en, "staff.a@example.edu")
     return en
 
 
 @pytest.fixture
 def admin(en, world):
-    login(en, "admin@example.edu")
+    sign_in(en, "admin@example.edu")
     return en
 
 
@@ -420,12 +420,12 @@ def test_bulk_is_rate_limited_per_staff_member(app_factory, db):
     app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_STAFF_BULK="2 per minute")
     client = app.test_client()
     setup_world()
-    login(client, "staff.a@example.edu")
+    sign_in(client, "staff.a@example.edu")
     record = make_record(college=models.College.get(code="cs"), status="pending")
     codes = [bulk(client, [record.id], action="remind").status_code for _ in range(3)]
     assert codes == [303, 303, 429]
     other = app.test_client()
-    login(other, "other.a@example.edu")
+    sign_in(other, "other.a@example.edu")
     assert bulk(other, [record.id], action="remind").status_code == 303
 
 
@@ -530,7 +530,7 @@ def test_default_cohort_is_the_nearest_deadline_not_over(db):
 
 
 def test_staff_and_admin_land_on_the_dashboard(en, world):
-    login(en, "staff.a@example.edu")
+    sign_in(en, "staff.a@example.edu")
     assert en.get("/").headers["Location"] == "/staff/"
 
 

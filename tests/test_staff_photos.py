@@ -17,8 +17,8 @@ from tests.conftest import text_of
 from tests.factories import (
     client_for,
     linked_student,
-    login,
     make_photo,
+    sign_in,
     staff_world,
 )
 
@@ -109,7 +109,7 @@ def test_no_photo_correction_needs_a_photo_then_upload_accepts_it(app, world, sm
     assert any("decided" in m["Subject"] for m in smtp.wait(1))
 
     # The student now sees the photo and can confirm.
-    login(me := client_for(app), user.email)
+    sign_in(me := client_for(app), user.email)
     page = me.get("/record").get_data(as_text=True)
     assert f"/photo/{photo.id}/webp" in page and "There is no photo yet" not in page
     assert confirm(me).status_code == 303

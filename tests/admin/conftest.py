@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.factories import login, setup_world
+from tests.factories import setup_world, sign_in
 
 
 @pytest.fixture
@@ -18,5 +18,5 @@ def en(client):
 
 @pytest.fixture
 def admin(en, world):
-    login(en, "admin@example.edu")
+    sign_in(en, "admin@example.edu")
     return en

@@ -18,7 +18,7 @@ from tests.admin.helpers import (
     make_mail,
     user,
 )
-from tests.factories import login, setup_world
+from tests.factories import setup_world, sign_in
 
 # (method, path, data, what an admin gets); staff and students get 404, anonymous → login.
 ROUTES = [
@@ -84,12 +84,12 @@ def test_access(app, en, db, method, path, data, who, expected):
     changes = models.AuditEvent.select().where(models.AuditEvent.action != "login")
     before = changes.count()
     if WHO[who]:
-        login(en, WHO[who])
+        sign_in(en, WHO[who])
     if method == "GET":
         response = en.get(fill(path))
     else:
         form = {k: fill(v) for k, v in (data or {}).items()}
-        form["csrf_token"] = en.csrf("/login" if who == "anonymous" else "/account/")
+        form["csrf_token"] = en.csrf()
         response = en.post(fill(path), data=form)
     assert response.status_code == expected, html(response)[:500]
     if expected == LOGIN:
@@ -109,7 +109,7 @@ def test_access(app, en, db, method, path, data, who, expected):
 def test_invitation_page_is_open_to_anyone(en, world, who):
     """The invited person has no session yet; a wrong link says so to everyone alike."""
     if WHO[who]:
-        login(en, WHO[who])
+        sign_in(en, WHO[who])
     r = en.get("/admin/invite/not-a-real-token")
     assert r.status_code == OK and "not valid" in html(r)
     r = en.post(
@@ -122,7 +122,7 @@ def test_invitation_page_is_open_to_anyone(en, world, who):
 
 def test_pages_render_in_chinese(client, world):
     """The default language: every page renders (lazy strings, plurals, dates)."""
-    login(client, "admin@example.edu")
+    sign_in(client, "admin@example.edu")
     mail_row = make_mail("zh@example.edu", status="failed")
     cohort = models.Cohort.select().first()
     for path in (

@@ -23,7 +23,7 @@ from tests.admin.helpers import (
     user,
 )
 from tests.conftest import link_in
-from tests.factories import login, make_record, setup_world
+from tests.factories import login, make_record, setup_world, sign_in
 
 
 @pytest.fixture
@@ -179,7 +179,7 @@ def test_postgres_admin_pages(pg_app, smtp):  # noqa: F811
         models.db.close()
     staff_client = other_client(pg_app)
     login(staff_client, "staff.a@example.edu")
-    login(client, "admin@example.edu")
+    sign_in(client, "admin@example.edu")
 
     assert '<td class="num">1</td>' in html(client.get("/admin/cohorts"))
     r = post(client, "/admin/cohorts", dict(COHORT, name="2027届"))

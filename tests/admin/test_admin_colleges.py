@@ -16,7 +16,7 @@ from tests.admin.helpers import (
     post,
     user,
 )
-from tests.factories import login, make_cohort, make_record
+from tests.factories import make_cohort, make_record, sign_in
 
 
 def test_college_list_counts_records_and_staff(admin, world):
@@ -96,6 +96,6 @@ def test_office_contact_reaches_students_after_the_deadline(app, admin, world):
     assert post(admin, f"/admin/colleges/{cs.id}", data, page="/admin/colleges").status_code == MOVED
 
     browser = other_client(app)
-    login(browser, "student@example.edu")
+    sign_in(browser, "student@example.edu")
     body = html(browser.get("/record/correction"))
     assert "教学办 D404,电话 0411-84109999" in body and "A201" not in body

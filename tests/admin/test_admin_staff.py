@@ -20,7 +20,7 @@ from tests.admin.helpers import (
     user,
 )
 from tests.conftest import link_in, text_of
-from tests.factories import PASSWORD, login
+from tests.factories import PASSWORD, login, sign_in
 
 
 def test_staff_list(admin, world, app):
@@ -135,7 +135,7 @@ def test_expired_invitation_is_refused_and_can_be_sent_again(app, admin, world, 
 
 def test_disable_ends_sessions_and_blocks_login(app, admin, world):
     staff_client = other_client(app)
-    login(staff_client, "staff.a@example.edu")
+    sign_in(staff_client, "staff.a@example.edu")
     assert staff_client.get("/staff/").status_code == OK
     member = user("staff.a@example.edu")
 
