@@ -26,7 +26,9 @@ import json
 import os
 import re
 import threading
+import time
 import traceback
+import warnings
 from urllib.parse import urlsplit
 
 import jinja2
@@ -197,7 +199,7 @@ NEEDLESS_FEATURES = (
 
 def browser_command_line():
     """The command line of the Chromium browser process this process started
-    (through Playwright's driver), or None."""
+    (through Playwright's driver, which talks to it over a pipe), or None."""
     parents = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -210,13 +212,18 @@ def browser_command_line():
         found = {pid for pid, parent in parents.items() if parent in ours} - ours
         ours |= found
         grew = bool(found)
-    for pid in sorted(ours - {os.getpid()}):
+    for pid in ours - {os.getpid()}:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
         except OSError:
             continue
-        if argv and "chromium" in argv[0] and not any(a.startswith("--type=") for a in argv):
+        if (
+            argv
+            and os.path.basename(argv[0]).startswith("chromium")
+            and "--remote-debugging-pipe" in argv
+            and not any(a.startswith("--type=") for a in argv)
+        ):
             return argv
     return None
 
@@ -227,11 +234,17 @@ def launch_chromium(playwright):
     Chromium keeps only the last --disable-features of its command line, and
     Playwright passes a list of its own. So Chromium is started once to read
     that list, then again with the list and NEEDLESS_FEATURES as one switch
-    in its place."""
+    in its place. Should the list not be found, the browser is kept as it is
+    (the tests run, on more CPU) and a warning says so; test_harness fails."""
     chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-    argv = browser_command_line() or []
-    defaults = [a for a in argv if a.startswith("--disable-features=")]
-    if len(defaults) != 1:  # not found, or not Playwright's alone: keep this browser as it is
+    for _attempt in range(20):
+        argv = browser_command_line()
+        if argv:
+            break
+        time.sleep(0.05)
+    defaults = [a for a in argv or [] if a.startswith("--disable-features=")]
+    if len(defaults) != 1:
+        warnings.warn(f"Chromium's --disable-features not found, needless features stay on: {argv}", stacklevel=1)
         return chromium
     chromium.close()
     merged = ",".join([defaults[0], *NEEDLESS_FEATURES])

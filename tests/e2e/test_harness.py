@@ -53,8 +53,9 @@ def test_the_browser_runs_no_omnibox_popup_and_keeps_playwrights_switches(browse
 
     new_page()  # a window, which would get its omnibox popup
     targets = browser.new_browser_cdp_session().send("Target.getTargets")["targetInfos"]
-    assert not [t["url"] for t in targets if t["type"] == "browser_ui"]
-    switches = [a for a in browser_command_line() if a.startswith("--disable-features=")]
+    argv = browser_command_line()
+    assert not [t["url"] for t in targets if t["type"] == "browser_ui"], argv
+    switches = [a for a in argv if a.startswith("--disable-features=")]
     assert len(switches) == 1
     disabled = switches[0].split("=", 1)[1].split(",")
     assert set(NEEDLESS_FEATURES) <= set(disabled)
