@@ -3,7 +3,7 @@ consumer and a real SMTP server on loopback (issue: SMTP down / hanging).
 
 The web process only writes the outbox row and enqueues a delivery; the
 consumer sends, retries and drains the outbox (twice a minute by default;
-every 2 s in the dead-server test, OUTBOX_DRAIN_SECONDS, so that it waits
+every second in the dead-server test, OUTBOX_DRAIN_SECONDS, so that it waits
 for a drain of the same code without waiting half a minute).
 """
 
@@ -22,7 +22,7 @@ def web_errors(stack):
 def test_mail_waiting_for_a_dead_server_goes_out_after_it_returns(stack_factory, switchable_smtp, local_db):
     """SMTP down, 3 mails queued, SMTP back: all 3 arrive at the next outbox
     drain (within 60 s), with no web request."""
-    stack = stack_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=switchable_smtp.port, OUTBOX_DRAIN_SECONDS=2)
+    stack = stack_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=switchable_smtp.port, OUTBOX_DRAIN_SECONDS=1)
     models = local_db(stack.database_url)
     for n in range(3):
         make_user(models, f"user{n}@example.edu")
