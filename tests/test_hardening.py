@@ -5,6 +5,7 @@ a file mode that exposed personal data, a name that could display reversed.
 """
 
 import datetime
+import functools
 import io
 import os
 import stat
@@ -307,7 +308,10 @@ def test_bidi_and_invisible_characters_are_stripped(app, en, db):
 # -- ID-card pictures -------------------------------------------------------------------
 
 
+@functools.cache
 def flat_png(w, h):
+    """A PNG of one colour: small as a file (zlib), huge in pixels (about
+    0.5 s to make, so once per process, and never while collecting)."""
     bio = io.BytesIO()
     Image.new("RGB", (w, h), (236, 236, 236)).save(bio, "PNG", optimize=True)
     return bio.getvalue()
@@ -328,10 +332,11 @@ def overstated_jpeg(w=900, h=600, claimed=1200):
         (imagegen.jpeg(800, 500, (200, 200, 200)), "at least 600 pixels"),
         (overstated_jpeg(), "incomplete"),
         (imagegen.truncated_jpeg(900, 700), "incomplete"),
-        (flat_png(6000, 4100), "too many pixels (6000×4100)"),
+        (functools.partial(flat_png, 6000, 4100), "too many pixels (6000×4100)"),
     ],
 )
 def test_unusable_id_pictures_are_refused_with_a_reason(app, en, db, front, message):
+    front = front() if callable(front) else front
     unmatched(app, en, real_name="其他人")
     r = post_upload(en, "/identity/id-change", files(front, id_number=new_id()))
     html = r.get_data(as_text=True)
