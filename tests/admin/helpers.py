@@ -39,7 +39,7 @@ def events(action):
     )
 
 
-def post(client, path, data, htmx=False, page="/admin/cohorts"):
+def post(client, path, data, htmx=False, page=None):
     data = dict(data, csrf_token=client.csrf(page))
     return client.post(path, data=data, headers=HX if htmx else {})
 
