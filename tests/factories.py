@@ -180,16 +180,33 @@ def setup_world():
     of cs (staff.a, other.a) and one of fl (staff.b), an invited (not yet
     activated) cs staff member, a disabled fl one, an admin and a student.
     Returns (cs, fl, cohort)."""
-    cs = make_college("计算机学院", "cs")
-    fl = make_college("外语学院", "fl", office_contact="外语学院办公室 B105")
-    cohort = make_cohort()
-    make_user("staff.a@example.edu", role="staff", college=cs)
-    make_user("staff.b@example.edu", role="staff", college=fl)
-    make_user("other.a@example.edu", role="staff", college=cs)
-    make_user("invited@example.edu", role="staff", college=cs, activated=False)
-    make_user("gone@example.edu", role="staff", college=fl, disabled=True)
-    make_user("admin@example.edu", role="admin")
-    make_user("student@example.edu")
+    with models.db.atomic():  # one commit; the accounts in one INSERT (about 240 worlds a pass)
+        cs = make_college("计算机学院", "cs")
+        fl = make_college("外语学院", "fl", office_contact="外语学院办公室 B105")
+        cohort = make_cohort()
+        now, hashed = models.utcnow(), password_hash(PASSWORD)
+        accounts = [
+            ("staff.a@example.edu", "staff", cs, now, False),
+            ("staff.b@example.edu", "staff", fl, now, False),
+            ("other.a@example.edu", "staff", cs, now, False),
+            ("invited@example.edu", "staff", cs, None, False),
+            ("gone@example.edu", "staff", fl, now, True),
+            ("admin@example.edu", "admin", None, now, False),
+            ("student@example.edu", "student", None, now, False),
+        ]
+        models.User.insert_many(
+            [
+                {
+                    "email": email,
+                    "password_hash": hashed,
+                    "role": role,
+                    "college": college,
+                    "activated_at": activated,
+                    "disabled": disabled,
+                }
+                for email, role, college, activated, disabled in accounts
+            ]
+        ).execute()
     return cs, fl, cohort
 
 
