@@ -404,10 +404,6 @@ with app.app_context():
     models.db.close()
 client = app.test_client()
 client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-def form_post(path, data, page=None):
-    token = csrf_in(client.get(page or path).get_data(as_text=True))
-    return client.post(path, data=dict(data, csrf_token=token))
-client.form_post = form_post
 sign_in(client)
 before = peak_mb()
 import random
