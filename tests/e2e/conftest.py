@@ -244,7 +244,9 @@ def launch_chromium(playwright):
         time.sleep(0.05)
     defaults = [a for a in argv or [] if a.startswith("--disable-features=")]
     if len(defaults) != 1:
-        warnings.warn(f"Chromium's --disable-features not found, needless features stay on: {argv}", stacklevel=1)
+        warnings.warn(
+            f"Chromium's --disable-features not found, needless features stay on: {argv}", stacklevel=1
+        )
         return chromium
     chromium.close()
     merged = ",".join([defaults[0], *NEEDLESS_FEATURES])
