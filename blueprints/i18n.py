@@ -88,21 +88,19 @@ class Catalogs(Domain):
         return translations
 
     def _catalog(self, code):
-        key = (tuple(self.translation_directories), code, self.domain[0])
-        translations = _LOADED.get(key)
-        if translations is None:
-            translations = support.Translations()
-            for dirname in self.translation_directories:
-                catalog = support.Translations.load(dirname, [code], self.domain[0])
-                translations.merge(catalog)
-                if hasattr(catalog, "plural"):
-                    translations.plural = catalog.plural
-            _LOADED[key] = translations
-        return translations
+        return _load_catalog(tuple(self.translation_directories), code, self.domain[0])
 
 
-# Catalogs read so far, for every app of the process: each app gets its own
-# Catalogs (core.init_app), and the test suite builds one per test, which
-# parsed the .mo file again each time (about 3 ms). A loaded catalog is never
-# changed; a changed file is read at the next start, as before.
-_LOADED: dict = {}
+# Kept for every app of the process: each app gets its own Catalogs
+# (core.init_app), and the test suite builds one per test, which parsed the
+# .mo file again each time (about 3 ms). A loaded catalog is never changed;
+# a changed file is read at the next start, as before.
+@functools.cache
+def _load_catalog(directories: tuple[str, ...], code: str, domain: str) -> support.Translations:
+    translations = support.Translations()
+    for dirname in directories:
+        catalog = support.Translations.load(dirname, [code], domain)
+        translations.merge(catalog)
+        if hasattr(catalog, "plural"):
+            translations.plural = catalog.plural
+    return translations

@@ -17,7 +17,6 @@ import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-import flask
 import pytest
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
@@ -26,7 +25,7 @@ from flask_wtf.csrf import generate_csrf
 import models
 from app import create_app
 from localized_templates import LocaleBytecodeCache
-from tests.factories import csrf_in
+from tests.factories import client_session, csrf_in
 
 pytest_plugins = ["queue_fixtures"]  # real consumers, web servers, SMTP (i8)
 
@@ -38,14 +37,14 @@ def _share_compiled_rules():
     Werkzeug's `Rule.compile` parses the rule (regular expressions,
     converters, weights) and generates and compiles two builder functions
     (an AST each): about 55 of create_app's 65 ms of CPU when neither was
-    shared; create_app now costs 3-4 ms. What it makes depends only on the rule's text, the host or
-    subdomain part, merge_slashes, the map's converter classes and the names
-    of the rule's defaults; those are the key. A rule compiled before gets
-    copies of its lists, the same converter objects (Werkzeug's converters
-    keep their map as an attribute only) and the same builder functions (the
-    rule comes in as their first argument). A rule whose defaults fill a
-    variable part is compiled as usual: its builders hold the converted
-    default.
+    shared; create_app now costs 3-4 ms. What it makes depends only on the
+    rule's text, the host or subdomain part, merge_slashes, the map's
+    converter classes and the names of the rule's defaults; those are the
+    key. A rule compiled before gets copies of its lists, the same converter
+    objects (Werkzeug's converters keep their map as an attribute only) and
+    the same builder functions (the rule comes in as their first argument).
+    A rule whose defaults fill a variable part is compiled as usual: its
+    builders hold the converted default.
     """
     from werkzeug.routing.rules import Rule
 
@@ -159,14 +158,8 @@ class ClosingClient(FlaskClient):
         it (Flask-WTF's generate_csrf, the raw token kept in the session)."""
         if path is not None:
             return csrf_in(self.get(path).get_data(as_text=True), path)
-        with (
-            self.session_transaction() as cookie,
-            self.application.test_request_context(environ_base=self.environ_base),
-        ):
-            flask.session.update(cookie)
-            token = generate_csrf()
-            cookie.update(flask.session)
-        return token
+        with client_session(self):
+            return generate_csrf()
 
     def form_post(self, path, data, page=None, **kwargs):
         """POST a form with a CSRF token of this session (read from `page` if given)."""

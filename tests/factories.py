@@ -1,5 +1,6 @@
 """Synthetic people and accounts for tests (never real data)."""
 
+import contextlib
 import datetime
 import functools
 import itertools
@@ -61,21 +62,31 @@ def login(client, email="student@example.edu", password=PASSWORD, **extra):
     return client.form_post("/login", data, page="/login")
 
 
-def sign_in(client, email="student@example.edu"):
-    """Start a session as `email` without the login form, for tests about
-    something else: what the login view does once the password is right (a
-    UserSession row, Flask-Login's keys in a fresh cookie session), run in a
-    request context of this client. The form (a page, PBKDF2, a login audit
-    row, about 5 ms) is what test_auth and the browser journeys test."""
-    user = models.User.get(models.User.email == email.lower())
-    assert user.is_activated and not user.disabled, f"{email} cannot log in"
+@contextlib.contextmanager
+def client_session(client):
+    """A request context of `client` (its address, user agent, language)
+    whose `flask.session` is the client's cookie session; what the block
+    leaves in it is the client's cookie session afterwards."""
     with (
         client.session_transaction() as cookie,
         client.application.test_request_context(environ_base=client.environ_base),
     ):
-        start_session(user)
+        flask.session.update(cookie)
+        yield
         cookie.clear()
         cookie.update(flask.session)
+
+
+def sign_in(client, email="student@example.edu"):
+    """Start a session as `email` without the login form, for tests about
+    something else: what the login view does once the password is right (a
+    UserSession row, Flask-Login's keys in a fresh cookie session). The form
+    (a page, PBKDF2, a login audit row, about 5 ms) is what test_auth and
+    the browser journeys test."""
+    user = models.User.get(models.User.email == email.lower())
+    assert user.is_activated and not user.disabled, f"{email} cannot log in"
+    with client_session(client):
+        start_session(user)
     return client
 
 
